@@ -1,0 +1,1 @@
+"""The assets of the worklog graph: extract, transform, load and their checks."""

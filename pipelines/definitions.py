@@ -1,0 +1,5 @@
+"""The code location's one ``Definitions`` object, loaded through ``workspace.yaml``."""
+
+import dagster as dg
+
+defs = dg.Definitions()

@@ -1,0 +1,1 @@
+"""Typed clients for Tempo, Jira and the DuckDB warehouse, shared by the assets."""
