@@ -1,0 +1,180 @@
+"""One site's data as its APIs see it: generated data, client changes and the clock.
+
+A generated worklog is visible once the sandbox clock has passed its ``createdAt``; a row
+in the store (a worklog a client made, edited or deleted) replaces the generated one with
+the same id. On a site without Tempo, worklogs exist only in Jira: they have no Tempo id
+and Jira shows the worker as their author.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+
+from sandbox.clock import SandboxClock
+from sandbox.store import EstimateChange, Store, StoredWorklog
+from sandbox.timefmt import iso_z
+from sandbox.world import Account, Issue, Worklog, World
+
+# A generated worklog is updated at most this long after its work date (late logging,
+# edits), so an `updatedFrom` query only needs to regenerate this many earlier days.
+_UPDATE_HORIZON = timedelta(days=13)
+_EARLIEST = date(1, 1, 1)
+_LATEST = date(9999, 12, 31)
+
+
+class Repository:
+    def __init__(
+        self, world: World, store: Store, clock: SandboxClock, *, site: str, has_tempo: bool
+    ) -> None:
+        self.world = world
+        self.store = store
+        self.clock = clock
+        self.site = site
+        self.has_tempo = has_tempo
+
+    # ----- time
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def visibility_cutoff(self) -> str:
+        """Generated worklogs created at or before this instant are visible."""
+        return iso_z(self.now())
+
+    # ----- accounts
+
+    def account(self, account_id: str) -> Account | None:
+        changes = self.store.user_changes(self.site)
+        if account_id in changes:
+            return changes[account_id]
+        return self.world.account(self.site, account_id)
+
+    def accounts(self) -> list[Account]:
+        changes = self.store.user_changes(self.site)
+        merged = {a.account_id: a for a in self.world.accounts(self.site)}
+        for account_id, account in changes.items():
+            if account is None:
+                merged.pop(account_id, None)
+            else:
+                merged[account_id] = account
+        return list(merged.values())
+
+    def integration_user(self) -> Account:
+        return self.world.integration_user(self.site)
+
+    # ----- issues
+
+    def issue(self, issue_id: int) -> Issue | None:
+        return self.world.issue(self.site, issue_id)
+
+    def issue_by_id_or_key(self, text: str) -> Issue | None:
+        """Jira's lookup: a numeric id, or a key in any letter case."""
+        if text.isdigit():
+            return self.world.issue(self.site, int(text))
+        return self.world.issue_by_key(self.site, text)
+
+    def issues(self) -> tuple[Issue, ...]:
+        return self.world.issues(self.site)
+
+    def time_tracking(self, issue: Issue) -> tuple[int | None, int | None, int]:
+        """(original estimate, remaining estimate, time spent) in seconds."""
+        remaining_set, remaining, spent_delta = self.store.estimate(self.site, issue.id)
+        current = remaining if remaining_set else issue.remaining_estimate
+        return issue.original_estimate, current, issue.time_spent + spent_delta
+
+    def remaining_after(self, issue: Issue, spent: int, explicit: int | None) -> int | None:
+        """The remaining estimate after logging `spent` seconds: explicit, else reduced."""
+        if explicit is not None:
+            return explicit
+        _, remaining, _ = self.time_tracking(issue)
+        return None if remaining is None else max(remaining - spent, 0)
+
+    # ----- worklogs
+
+    def worklogs_between(self, first: date | None, last: date | None) -> list[Worklog]:
+        """Visible worklogs whose work date lies in [first, last], in no particular order."""
+        first, last = first or _EARLIEST, last or _LATEST
+        stored = self.store.worklogs_between(self.site, first.isoformat(), last.isoformat())
+        result = [
+            s.worklog
+            for s in stored
+            if not s.deleted and first.isoformat() <= s.worklog.start_date <= last.isoformat()
+        ]
+        result.extend(self._generated(first, last, stored))
+        return result
+
+    def worklogs_updated_since(self, instant: datetime) -> list[Worklog]:
+        """Visible worklogs created or changed at or after the instant (any work date)."""
+        since = iso_z(instant)
+        first = instant.date() - _UPDATE_HORIZON
+        stored = self.store.worklogs_between(self.site, first.isoformat(), _LATEST.isoformat())
+        result = [s.worklog for s in self.store.worklogs_updated_since(self.site, since) if not s.deleted]
+        result.extend(w for w in self._generated(first, _LATEST, stored) if w.updated_at >= since)
+        return result
+
+    def worklog(self, tempo_id: int) -> Worklog | None:
+        stored = self.store.worklog_by_tempo_id(self.site, tempo_id)
+        if stored is not None:
+            return None if stored.deleted else stored.worklog
+        if not self.has_tempo:
+            return None
+        return self._visible(self.world.worklog(self.site, tempo_id))
+
+    def worklog_by_jira_id(self, jira_id: int) -> Worklog | None:
+        stored = self.store.worklog_by_jira_id(self.site, jira_id)
+        if stored is not None:
+            return None if stored.deleted else stored.worklog
+        return self._visible(self.world.worklog_by_jira_id(self.site, jira_id))
+
+    def worklogs_of_issue(self, issue_id: int, first: date | None, last: date | None) -> list[Worklog]:
+        """Visible worklogs on one issue; dates bound the generated days to look at."""
+        return [w for w in self.worklogs_between(first, last) if w.issue_id == issue_id]
+
+    def origin_day(self, worklog: Worklog) -> str | None:
+        """The work date a generated worklog was generated for (None for created ones)."""
+        stored = self.store.worklog_by_jira_id(self.site, worklog.jira_id)
+        if stored is not None:
+            return stored.generated_day
+        return worklog.start_date
+
+    def create(self, drafts: list[Worklog], estimate: EstimateChange | None) -> list[Worklog]:
+        return self.store.create_worklogs(self.site, drafts, with_tempo_ids=self.has_tempo, estimate=estimate)
+
+    def replace(self, old: Worklog, new: Worklog, estimate: EstimateChange | None) -> None:
+        self.store.save_worklog(self.site, new, generated_day=self.origin_day(old), estimate=estimate)
+
+    def delete(self, worklog: Worklog) -> None:
+        change = EstimateChange(worklog.issue_id, -worklog.time_spent, None)
+        self.store.save_worklog(
+            self.site, worklog, generated_day=self.origin_day(worklog), deleted=True,
+            estimate=change,
+        )  # fmt: skip
+
+    def changed_worklogs(self) -> list[StoredWorklog]:
+        """Every stored row of this site, deleted ones included (for inspection)."""
+        return self.store.all_worklogs(self.site)
+
+    # ----- internals
+
+    def _generated(self, first: date, last: date, stored: list[StoredWorklog]) -> Iterator[Worklog]:
+        replaced = {s.worklog.jira_id for s in stored if s.generated_day is not None}
+        cutoff = self.visibility_cutoff()
+        # Nothing generated is created more than a day ahead of UTC (time zones reach +14h).
+        end = min(last, self.now().date() + timedelta(days=1))
+        day = max(first, self.world.knobs.first_day)
+        while day <= end:
+            for worklog in self.world.worklogs_on(self.site, day):
+                if worklog.created_at <= cutoff and worklog.jira_id not in replaced:
+                    yield self._as_site_sees(worklog)
+            day += timedelta(days=1)
+
+    def _visible(self, worklog: Worklog | None) -> Worklog | None:
+        if worklog is None or worklog.created_at > self.visibility_cutoff():
+            return None
+        return self._as_site_sees(worklog)
+
+    def _as_site_sees(self, worklog: Worklog) -> Worklog:
+        if self.has_tempo:
+            return worklog
+        return worklog._replace(tempo_id=None, jira_author_account_id=worklog.author_account_id)
