@@ -1,0 +1,308 @@
+"""``/_sandbox``: the inspection and control surface for tests, benchmarks and people.
+
+Not part of either emulated service and not authenticated: the sandbox only listens on
+loopback. Bodies are JSON; mistakes answer 400 with ``{"error": "..."}`` naming the fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from sandbox.config import CREDENTIALS, SITES, Faults
+from sandbox.context import Site
+from sandbox.permissions import save_grants
+from sandbox.runtime import Sandbox
+from sandbox.world import EXPECTED_OUTCOME, Account, Worklog
+
+_ACCOUNT_FIELDS = {f.name for f in dataclasses.fields(Account)}
+_ACCOUNT_TYPES: dict[str, type | tuple[type, ...]] = {
+    "account_type": str,
+    "display_name": str,
+    "email": (str, type(None)),
+    "email_visible": bool,
+    "active": bool,
+    "time_zone": str,
+}
+
+
+class AdminError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _sandbox(request: Request) -> Sandbox:
+    return request.app.state.sandbox
+
+
+def _site(request: Request) -> Site:
+    sites = _sandbox(request).sites
+    name = request.path_params["site"]
+    if name not in sites:
+        raise AdminError(404, f"no site {name!r}; the sites are {list(SITES)}")
+    return sites[name]
+
+
+async def summary(request: Request) -> Response:
+    sandbox = _sandbox(request)
+    origin = f"{request.url.scheme}://{request.url.netloc}"
+    sites = {
+        name: {
+            "jira": f"{origin}/{name}/jira",
+            "tempo": f"{origin}/{name}/tempo" if site.repo.has_tempo else None,
+            "credentials": dataclasses.asdict(CREDENTIALS[name]),
+        }
+        for name, site in sandbox.sites.items()
+    }
+    return JSONResponse({
+        "sites": sites,
+        "data": _jsonable(dataclasses.asdict(sandbox.config.data)),
+        "rate_limits": dataclasses.asdict(sandbox.config.rate_limits),
+        "clock": sandbox.clock.describe(),
+    })  # fmt: skip
+
+
+async def get_stats(request: Request) -> Response:
+    return JSONResponse(_sandbox(request).stats.snapshot())
+
+
+async def reset_stats(request: Request) -> Response:
+    _sandbox(request).stats.reset()
+    return Response(status_code=204)
+
+
+async def get_faults(request: Request) -> Response:
+    return JSONResponse(_sandbox(request).faults.faults.to_json())
+
+
+async def put_faults(request: Request) -> Response:
+    faults = _sandbox(request).faults
+    body = await _json_object(request)
+    try:
+        faults.set(Faults.from_json(body))
+    except (TypeError, ValueError) as problem:
+        raise AdminError(400, str(problem)) from None
+    return JSONResponse(faults.faults.to_json())
+
+
+async def get_clock(request: Request) -> Response:
+    return JSONResponse(_sandbox(request).clock.describe())
+
+
+async def put_clock(request: Request) -> Response:
+    clock = _sandbox(request).clock
+    body = await _json_object(request)
+    if "frozen_at" in body:
+        clock.freeze(_instant(body["frozen_at"]))
+    elif "advance_seconds" in body:
+        clock.advance(_number(body["advance_seconds"], "advance_seconds"))
+    elif body.get("real_time") is True:
+        clock.follow_real_time(_number(body.get("offset_seconds", 0), "offset_seconds"))
+    else:
+        raise AdminError(
+            400,
+            'give {"frozen_at": "2025-03-10T12:00:00Z"}, {"advance_seconds": 3600} '
+            'or {"real_time": true, "offset_seconds": 0}',
+        )
+    return JSONResponse(clock.describe())
+
+
+async def changed_worklogs(request: Request) -> Response:
+    site = _site(request)
+    rows = [
+        {
+            **worklog_record(site, row.worklog),
+            "generated_day": row.generated_day,
+            "deleted": row.deleted,
+        }
+        for row in site.repo.changed_worklogs()
+    ]
+    return JSONResponse(rows)
+
+
+async def scenarios(request: Request) -> Response:
+    """Every generated worklog of a date range, with its awkward case and expected outcome."""
+    site = _site(request)
+    first = _day(request.query_params.get("from"), "from")
+    last = _day(request.query_params.get("to"), "to")
+    if not 0 <= (last - first).days <= 366:
+        raise AdminError(400, "'from' must be on or before 'to', at most 366 days apart")
+    cutoff = site.repo.visibility_cutoff()
+    rows = []
+    for offset in range((last - first).days + 1):
+        day = first + timedelta(days=offset)
+        for worklog in site.repo.world.worklogs_on(site.name, day):
+            rows.append({
+                **worklog_record(site, worklog),
+                "scenario": worklog.scenario,
+                "expected": EXPECTED_OUTCOME.get(worklog.scenario),
+                "visible": worklog.created_at <= cutoff,
+            })  # fmt: skip
+    return JSONResponse(rows)
+
+
+async def people(request: Request) -> Response:
+    rows = []
+    for person in _sandbox(request).world.people:
+        destination = person.destination
+        rows.append({
+            "kind": person.kind.value,
+            "source": dataclasses.asdict(person.source),
+            "destination": None if destination is None else dataclasses.asdict(destination),
+        })  # fmt: skip
+    return JSONResponse(rows)
+
+
+async def accounts(request: Request) -> Response:
+    return JSONResponse([dataclasses.asdict(a) for a in _site(request).repo.accounts()])
+
+
+async def put_user(request: Request) -> Response:
+    site = _site(request)
+    account_id = request.path_params["account_id"]
+    body = await _json_object(request)
+    unknown = sorted(set(body) - _ACCOUNT_FIELDS)
+    if unknown:
+        raise AdminError(400, f"unknown account fields {unknown}; known: {sorted(_ACCOUNT_FIELDS)}")
+    values: dict[str, Any] = {
+        "account_type": "atlassian", "email": None, "email_visible": True, "active": True,
+        "time_zone": "UTC", **body, "account_id": account_id,
+    }  # fmt: skip
+    if not isinstance(values.get("display_name"), str) or not values["display_name"]:
+        raise AdminError(400, "display_name is required")
+    wrong = sorted(name for name, kind in _ACCOUNT_TYPES.items() if not isinstance(values[name], kind))
+    if wrong:
+        raise AdminError(400, f"wrong types for {wrong}: booleans for active and email_visible, strings else")
+    if values["account_type"] not in ("atlassian", "app", "customer"):
+        raise AdminError(400, "account_type is atlassian, app or customer")
+    site.repo.store.save_user(site.name, account_id, Account(**values))
+    return JSONResponse(values)
+
+
+async def delete_user(request: Request) -> Response:
+    site = _site(request)
+    site.repo.store.save_user(site.name, request.path_params["account_id"], None)
+    return Response(status_code=204)
+
+
+async def get_permissions(request: Request) -> Response:
+    return JSONResponse(_site(request).grants().to_json())
+
+
+async def put_permissions(request: Request) -> Response:
+    site = _site(request)
+    body = await _json_object(request)
+    jira, tempo = body.get("jira"), body.get("tempo")
+    if not isinstance(jira, list) or not isinstance(tempo, list):
+        raise AdminError(400, 'give {"jira": [keys...], "tempo": [keys...]}')
+    try:
+        granted = save_grants(site.repo.store, site.name, [str(k) for k in jira], [str(k) for k in tempo])
+    except ValueError as problem:
+        raise AdminError(400, str(problem)) from None
+    return JSONResponse(granted.to_json())
+
+
+async def reset(request: Request) -> Response:
+    sandbox = _sandbox(request)
+    sandbox.store.reset()
+    for site in sandbox.sites.values():
+        site.query_cache.clear()
+    sandbox.stats.reset()
+    return Response(status_code=204)
+
+
+def _guarded(
+    handler: Callable[[Request], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    async def run(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except AdminError as error:
+            return JSONResponse({"error": str(error)}, status_code=error.status)
+
+    return run
+
+
+_ROUTES = (
+    ("/", "GET", summary),
+    ("/stats", "GET", get_stats),
+    ("/stats", "DELETE", reset_stats),
+    ("/faults", "GET", get_faults),
+    ("/faults", "PUT", put_faults),
+    ("/clock", "GET", get_clock),
+    ("/clock", "PUT", put_clock),
+    ("/people", "GET", people),
+    ("/reset", "POST", reset),
+    ("/sites/{site}/worklogs", "GET", changed_worklogs),
+    ("/sites/{site}/scenarios", "GET", scenarios),
+    ("/sites/{site}/accounts", "GET", accounts),
+    ("/sites/{site}/users/{account_id}", "PUT", put_user),
+    ("/sites/{site}/users/{account_id}", "DELETE", delete_user),
+    ("/sites/{site}/permissions", "GET", get_permissions),
+    ("/sites/{site}/permissions", "PUT", put_permissions),
+)
+
+
+def build_admin(sandbox: Sandbox) -> Starlette:
+    """The Starlette app served under ``/_sandbox``."""
+    app = Starlette(
+        routes=[Route(path, _guarded(handler), methods=[method]) for path, method, handler in _ROUTES]
+    )
+    app.state.sandbox = sandbox
+    return app
+
+
+def worklog_record(site: Site, worklog: Worklog) -> dict[str, object]:
+    """Every field of a worklog, named plainly, with the issue key beside its id."""
+    issue = site.repo.issue(worklog.issue_id)
+    record: dict[str, object] = dict(worklog._asdict())
+    record.pop("scenario")
+    record["issue_key"] = None if issue is None else issue.key
+    record["attributes"] = dict(worklog.attributes)
+    record["properties"] = dict(worklog.properties)
+    return record
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise AdminError(400, "the body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise AdminError(400, "the body must be a JSON object")
+    return body
+
+
+def _instant(raw: object) -> datetime:
+    try:
+        instant = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError:
+        raise AdminError(400, f"{raw!r} is not an ISO 8601 instant like 2025-03-10T12:00:00Z") from None
+    if instant.tzinfo is None:
+        raise AdminError(400, f"{raw!r} needs a time zone, e.g. a trailing Z")
+    return instant
+
+
+def _number(raw: object, name: str) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise AdminError(400, f"{name} must be a number of seconds")
+    return float(raw)
+
+
+def _day(raw: str | None, name: str) -> date:
+    try:
+        return date.fromisoformat(raw or "")
+    except ValueError:
+        raise AdminError(400, f"'{name}' must be a date like 2025-03-10") from None
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, date) else v for k, v in values.items()}

@@ -1,0 +1,54 @@
+"""One sandbox's moving parts, built once from its config and shared by the app."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+
+from sandbox.clock import SandboxClock
+from sandbox.config import SITES, SandboxConfig
+from sandbox.context import Site
+from sandbox.gate import FaultState, Stats
+from sandbox.repository import Repository
+from sandbox.store import Store
+from sandbox.world import World
+
+
+@dataclass
+class Sandbox:
+    config: SandboxConfig
+    world: World
+    store: Store
+    clock: SandboxClock
+    sites: dict[str, Site]
+    faults: FaultState
+    stats: Stats
+
+    @classmethod
+    def build(cls, config: SandboxConfig) -> Sandbox:
+        config.validate()
+        world = World(config.data)
+        store = Store(config.state_dir, fingerprint(config))
+        clock = SandboxClock(store)
+        if config.clock is None:
+            clock.follow_real_time()
+        else:
+            clock.freeze(config.clock)
+        sites = {
+            name: Site(
+                name=name,
+                repo=Repository(
+                    world, store, clock, site=name,
+                    has_tempo=name == "source" or config.destination_tempo,
+                ),
+                config=config,
+            )
+            for name in SITES
+        }  # fmt: skip
+        return cls(config, world, store, clock, sites, FaultState(config.faults), Stats())
+
+
+def fingerprint(config: SandboxConfig) -> str:
+    """What a state directory must have been made with to be reused: the data knobs."""
+    return json.dumps(dataclasses.asdict(config.data), default=str, sort_keys=True)
