@@ -30,6 +30,7 @@ _ACCOUNT_TYPES: dict[str, type | tuple[type, ...]] = {
     "email_visible": bool,
     "active": bool,
     "time_zone": str,
+    "locale": str,
 }
 
 
@@ -178,7 +179,9 @@ async def put_user(request: Request) -> Response:
     }  # fmt: skip
     if not isinstance(values.get("display_name"), str) or not values["display_name"]:
         raise AdminError(400, "display_name is required")
-    wrong = sorted(name for name, kind in _ACCOUNT_TYPES.items() if not isinstance(values[name], kind))
+    wrong = sorted(
+        name for name, kind in _ACCOUNT_TYPES.items() if name in values and not isinstance(values[name], kind)
+    )
     if wrong:
         raise AdminError(400, f"wrong types for {wrong}: booleans for active and email_visible, strings else")
     if values["account_type"] not in ("atlassian", "app", "customer"):
@@ -212,7 +215,7 @@ async def put_permissions(request: Request) -> Response:
 
 async def reset(request: Request) -> Response:
     sandbox = _sandbox(request)
-    sandbox.store.reset()
+    sandbox.store.reset(list(sandbox.sites))
     for site in sandbox.sites.values():
         site.query_cache.clear()
     sandbox.stats.reset()

@@ -74,7 +74,8 @@ def _serve_options(parser: argparse.ArgumentParser) -> None:
         "--clock",
         type=_instant,
         default=None,
-        help="freeze the sandbox clock at this instant, e.g. 2025-03-10T12:00:00Z",
+        help="freeze the sandbox clock at this instant, e.g. 2025-03-10T12:00:00Z; without it the "
+        "state keeps its clock (real time for a new state)",
     )
 
     rates = parser.add_argument_group("rate limits per credential (0 switches a limit off)")
@@ -173,7 +174,8 @@ def serve_command(args: argparse.Namespace) -> int:
         return 2
     host, port = sock.getsockname()[:2]
     urls = SandboxUrls.at(f"http://{f'[{host}]' if ':' in host else host}:{port}")
-    print(_banner(urls, config), flush=True)
+    clock = server.config.app.sandbox.clock.describe()
+    print(_banner(urls, config, clock), flush=True)
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal; these
     # handlers take it, so a requested stop ends with status 0 instead of a kill.
     for stop in (signal.SIGINT, signal.SIGTERM):
@@ -198,11 +200,15 @@ def _remove_state(state_dir: Path) -> bool:
     return bool(existing)
 
 
-def _banner(urls: SandboxUrls, config: SandboxConfig) -> str:
-    clock = "real time" if config.clock is None else f"frozen at {config.clock.isoformat()}"
+def _banner(urls: SandboxUrls, config: SandboxConfig, clock: dict[str, object]) -> str:
+    if clock["mode"] == "frozen":
+        clock_text = f"frozen at {clock['frozen_at']}"
+    else:
+        offset = clock.get("offset_seconds")
+        clock_text = "real time" + (f" shifted by {offset} s" if offset else "")
     lines = [
         f"tempo-sync sandbox on {urls.base} (seed {config.data.seed}, state in "
-        f"{config.state_dir}, clock {clock})",
+        f"{config.state_dir}, clock {clock_text})",
         "",
     ]
     for name in ("source", "destination"):

@@ -145,7 +145,8 @@ class SandboxConfig:
     rate_limits: RateLimits = field(default_factory=RateLimits)
     faults: Faults = field(default_factory=Faults)
     destination_tempo: bool = True
-    # None: the sandbox clock follows real time. Otherwise it starts frozen at this instant.
+    # An instant freezes the sandbox clock there; None keeps the state's clock as it is
+    # (real time for a new state), since other processes may be serving the same state.
     clock: datetime | None = None
     # How long a bulk create holds its issue; another bulk on that issue meanwhile gets 409.
     bulk_item_seconds: float = 0.002

@@ -197,7 +197,7 @@ class ServiceGate:
         await self._delay(faults)
         response = self._injected(faults) or self._authenticate(scope)
         if response is None:
-            response = self._rate_limited(scope)
+            response = self._rate_limited(scope, faults)
         if response is not None:
             await response(scope, receive, buffered.send)
         else:
@@ -286,7 +286,7 @@ class ServiceGate:
         scope[CALLER_KEY] = caller
         return None
 
-    def _rate_limited(self, scope: Scope) -> Response | None:
+    def _rate_limited(self, scope: Scope, faults: Faults) -> Response | None:
         if self.rate <= 0:
             return None
         credential = _header(scope, b"authorization")
@@ -297,7 +297,7 @@ class ServiceGate:
         if wait == 0:
             return None
         self.stats.fault("rate_limited")
-        return self._too_many(wait, self.faults.faults)
+        return self._too_many(wait, faults)
 
     def _too_many(self, wait: float, faults: Faults) -> Response:
         seconds = max(math.ceil(wait), 1)

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from sandbox.clock import SandboxClock
 from sandbox.store import EstimateChange, Store, StoredWorklog
 from sandbox.timefmt import iso_z
-from sandbox.world import Account, Issue, Worklog, World
+from sandbox.world import Account, Issue, Worklog, World, before_edit
 
 # A generated worklog is updated at most this long after its work date (late logging,
 # edits), so an `updatedFrom` query only needs to regenerate this many earlier days.
@@ -166,15 +166,19 @@ class Repository:
         while day <= end:
             for worklog in self.world.worklogs_on(self.site, day):
                 if worklog.created_at <= cutoff and worklog.jira_id not in replaced:
-                    yield self._as_site_sees(worklog)
+                    yield self._as_site_sees(worklog, cutoff)
             day += timedelta(days=1)
 
     def _visible(self, worklog: Worklog | None) -> Worklog | None:
-        if worklog is None or worklog.created_at > self.visibility_cutoff():
+        cutoff = self.visibility_cutoff()
+        if worklog is None or worklog.created_at > cutoff:
             return None
-        return self._as_site_sees(worklog)
+        return self._as_site_sees(worklog, cutoff)
 
-    def _as_site_sees(self, worklog: Worklog) -> Worklog:
+    def _as_site_sees(self, worklog: Worklog, cutoff: str) -> Worklog:
+        """The generated worklog as it stands at the cutoff, on a site with or without Tempo."""
+        if worklog.updated_at > cutoff:  # created, but not yet edited
+            worklog = before_edit(worklog)
         if self.has_tempo:
             return worklog
         return worklog._replace(tempo_id=None, jira_author_account_id=worklog.author_account_id)

@@ -31,9 +31,8 @@ class Sandbox:
         world = World(config.data)
         store = Store(config.state_dir, fingerprint(config))
         clock = SandboxClock(store)
-        if config.clock is None:
-            clock.follow_real_time()
-        else:
+        # Only an explicit clock is applied: other processes may be serving this state.
+        if config.clock is not None:
             clock.freeze(config.clock)
         sites = {
             name: Site(
@@ -50,5 +49,6 @@ class Sandbox:
 
 
 def fingerprint(config: SandboxConfig) -> str:
-    """What a state directory must have been made with to be reused: the data knobs."""
-    return json.dumps(dataclasses.asdict(config.data), default=str, sort_keys=True)
+    """What a state directory must have been made with to be reused: the data and the sites."""
+    made_with = {**dataclasses.asdict(config.data), "destination_tempo": config.destination_tempo}
+    return json.dumps(made_with, default=str, sort_keys=True)

@@ -345,12 +345,15 @@ class Store:
 
     # ----- reset
 
-    def reset(self) -> None:
+    def reset(self, sites: Sequence[str]) -> None:
         """Forget every change; generated data, clock and knobs stay."""
         with self._write() as conn:
             for table in _RESET_TABLES:
                 conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
-            conn.execute("DELETE FROM meta WHERE key LIKE 'permissions:%' OR key LIKE 'version:%'")
+            conn.execute("DELETE FROM meta WHERE key LIKE 'permissions:%'")
+            # Versions only grow: no query cached in another process may match a later state.
+            for site in sites:
+                self._bump(conn, site)
 
 
 def _from_row(row: Sequence[object]) -> StoredWorklog:

@@ -136,6 +136,9 @@ _UNICODE_DESCRIPTIONS = (
     'Line one\nLine two\ttabbed "quoted" \\ backslash',
 )
 _LONG_DESCRIPTION_LENGTH = 10_000
+# What the author changed in an `edited_after_creation` worklog.
+_EDIT_SECONDS = 900
+_EDIT_NOTE = " (corrected)"
 _ACTIVITIES = ("design", "development", "meeting", "support")
 _ASCII_FOLD = str.maketrans({"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "ß": "ss", "æ": "ae"})
 
@@ -218,6 +221,16 @@ class Worklog(NamedTuple):
     comment: str | None = None  # Jira ADF as JSON text, for worklogs made through Jira
     properties: tuple[tuple[str, str], ...] = ()  # Jira worklog properties: key, JSON text
     scenario: str = "created"
+
+
+def before_edit(worklog: Worklog) -> Worklog:
+    """An edited generated worklog as it was between its creation and its edit."""
+    return worklog._replace(
+        time_spent=worklog.time_spent - _EDIT_SECONDS,
+        billable=worklog.time_spent - _EDIT_SECONDS,
+        description=(worklog.description or "").removesuffix(_EDIT_NOTE),
+        updated_at=worklog.created_at,
+    )
 
 
 def generated_day(tempo_id: int) -> date | None:
@@ -532,8 +545,11 @@ class World:
         if scenario == "late_worklog":
             created += _DAY * _between(rng, 2, 9)
         updated = created
-        if scenario == "edited_after_creation":
+        description = _description(rng, scenario, issue.key)
+        if scenario == "edited_after_creation":  # the generated worklog is the edited version
             updated += 3600 * _between(rng, 1, 72)
+            spent += _EDIT_SECONDS
+            description = f"{description}{_EDIT_NOTE}"
         return Worklog(
             tempo_id=tempo_id,
             jira_id=tempo_id + _JIRA_ID_OFFSET,
@@ -546,7 +562,7 @@ class World:
             start_utc=epoch_text(utc_start, millis=True),
             time_spent=spent,
             billable=_pick(rng, (0, spent // 2)) if scenario == "billable_differs" else spent,
-            description=_description(rng, scenario, issue.key),
+            description=description,
             attributes=_attributes(rng, scenario),
             created_at=epoch_text(created),
             updated_at=epoch_text(updated),

@@ -139,3 +139,14 @@ def test_requests_are_counted_by_endpoint_and_status(sandbox, admin, source):
     }
     assert admin.stats()["total"] == 5
     assert admin.stats()["in_flight"] == []
+
+
+def test_omitting_retry_after_follows_the_fault_targets(start_sandbox, connect):
+    faults = Faults(omit_retry_after=True, targets=("destination/tempo",))
+    server = start_sandbox(rate_limits=RateLimits(tempo_burst=1), faults=faults)
+    for site, has_header in (("source", True), ("destination", False)):
+        tempo = connect(server, site).tempo
+        answers = [tempo.get("/4/worklogs", params=PAGE) for _ in range(3)]
+        limited = [a for a in answers if a.status_code == 429]
+        assert limited
+        assert all(("Retry-After" in a.headers) is has_header for a in limited)

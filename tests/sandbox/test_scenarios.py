@@ -137,3 +137,23 @@ def test_adding_a_user_checks_its_fields(admin):
         with pytest.raises(RuntimeError, match="400"):
             admin.put_user("destination", "712020:someone", **bad)
     assert all(a["account_id"] != "712020:someone" for a in admin.accounts("destination"))
+
+
+def test_an_edit_shows_once_the_clock_passes_it(source, admin):
+    edited = next(w for w in admin.scenarios("source", DAY, DAY) if w["scenario"] == "edited_after_creation")
+    created = datetime.fromisoformat(edited["created_at"].replace("Z", "+00:00"))
+    changed = datetime.fromisoformat(edited["updated_at"].replace("Z", "+00:00"))
+    admin.freeze_clock(created + timedelta(seconds=1))
+    before = source.tempo.get(f"/4/worklogs/{edited['tempo_id']}").json()
+    assert before["updatedAt"] == before["createdAt"] == edited["created_at"]
+    assert before["timeSpentSeconds"] == edited["time_spent"] - 900
+    assert not before.get("description", "").endswith("(corrected)")
+    admin.freeze_clock(changed)
+    after = source.tempo.get(f"/4/worklogs/{edited['tempo_id']}").json()
+    assert after["updatedAt"] == edited["updated_at"]
+    assert after["timeSpentSeconds"] == edited["time_spent"]
+    assert after["description"].endswith("(corrected)")
+    since = (created + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert edited["tempo_id"] in {
+        w["tempoWorklogId"] for w in follow_pages(source.tempo, "/4/worklogs", updatedFrom=since)
+    }

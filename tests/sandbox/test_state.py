@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -14,7 +15,7 @@ import pytest
 
 from sandbox.config import CREDENTIALS, DataKnobs
 from sandbox.server import SandboxServer, bind
-from sandbox.store import StateMismatchError
+from sandbox.store import StateMismatchError, Store
 from tests.conftest import TEST_CLOCK
 
 TEMPO_SYNC = Path(sys.executable).parent / "tempo-sync"  # the installed console script
@@ -136,3 +137,28 @@ def start_cli(state_dir: Path) -> tuple[subprocess.Popen[str], str, str]:
             return process, base.removesuffix("/source/jira"), "".join(banner)
     process.kill()
     pytest.fail(f"the sandbox CLI did not start: {process.stdout.read()}")
+
+
+def test_a_server_without_a_clock_keeps_the_states_clock(sandbox_config):
+    """Other processes may serve the same state: starting one must not move their clock."""
+    with SandboxServer(sandbox_config) as first:
+        first.admin().advance_clock(3600)
+    with SandboxServer(replace(sandbox_config, clock=None)) as second, second.admin() as admin:
+        assert admin.clock()["frozen_at"] == (TEST_CLOCK + timedelta(hours=1)).isoformat()
+
+
+def test_a_state_is_made_for_one_site_layout(sandbox_config):
+    with SandboxServer(sandbox_config):
+        pass
+    with pytest.raises(StateMismatchError, match="destination_tempo"):
+        SandboxServer(replace(sandbox_config, destination_tempo=False))
+
+
+def test_data_versions_only_grow_even_across_a_reset(tmp_path):
+    """Query caches key on the version; after a reset no old key may match a new state."""
+    store = Store(tmp_path, "knobs")
+    store.save_user("destination", "someone", None)
+    before = store.version("destination")
+    store.reset(["source", "destination"])
+    assert store.version("destination") > before
+    assert store.version("source") > 0
