@@ -163,7 +163,7 @@ async def people(request: Request) -> Response:
 
 
 async def accounts(request: Request) -> Response:
-    return JSONResponse([dataclasses.asdict(a) for a in _site(request).repo.accounts()])
+    return JSONResponse([dataclasses.asdict(a) for a in _site(request).repo.directory().values()])
 
 
 async def put_user(request: Request) -> Response:

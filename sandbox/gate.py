@@ -16,7 +16,6 @@ import binascii
 import logging
 import math
 import random
-import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -62,52 +61,41 @@ class TokenBucket:
 
 @dataclass
 class Stats:
-    """Request and fault counters of one server process."""
+    """Request and fault counters of one server process (its one event loop updates them)."""
 
     requests: Counter[tuple[str, str, str, int]] = field(default_factory=Counter)
     in_flight: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
     internal_errors: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, site: str, service: str, endpoint: str, status: int) -> None:
-        with self.lock:
-            self.requests[(site, service, endpoint, status)] += 1
+        self.requests[(site, service, endpoint, status)] += 1
 
     def fault(self, kind: str) -> None:
-        with self.lock:
-            self.faults[kind] += 1
+        self.faults[kind] += 1
 
     def snapshot(self) -> dict[str, object]:
-        with self.lock:
-            rows = [
-                {
-                    "site": site,
-                    "service": service,
-                    "endpoint": endpoint,
-                    "status": status,
-                    "count": n,
-                }
-                for (site, service, endpoint, status), n in sorted(self.requests.items())
-            ]
-            busy = [
-                {"site": site, "service": service, "endpoint": endpoint, "count": n}
-                for (site, service, endpoint), n in sorted(self.in_flight.items())
-                if n
-            ]
-            return {
-                "requests": rows,
-                "in_flight": busy,
-                "total": sum(self.requests.values()),
-                "faults": dict(sorted(self.faults.items())),
-                "internal_errors": self.internal_errors,
-            }
+        rows = [
+            {"site": site, "service": service, "endpoint": endpoint, "status": status, "count": n}
+            for (site, service, endpoint, status), n in sorted(self.requests.items())
+        ]
+        busy = [
+            {"site": site, "service": service, "endpoint": endpoint, "count": n}
+            for (site, service, endpoint), n in sorted(self.in_flight.items())
+            if n
+        ]
+        return {
+            "requests": rows,
+            "in_flight": busy,
+            "total": sum(self.requests.values()),
+            "faults": dict(sorted(self.faults.items())),
+            "internal_errors": self.internal_errors,
+        }
 
     def reset(self) -> None:
-        with self.lock:
-            self.requests.clear()
-            self.faults.clear()
-            self.internal_errors = 0
+        self.requests.clear()
+        self.faults.clear()
+        self.internal_errors = 0
 
 
 class FaultState:
@@ -236,8 +224,7 @@ class ServiceGate:
                 response = error.response()
             except Exception:
                 log.exception("sandbox bug while answering %s", label)
-                with self.stats.lock:
-                    self.stats.internal_errors += 1
+                self.stats.internal_errors += 1
                 response = self._error(500, "Internal server error.")
         await response(scope, receive, buffered.send)
 

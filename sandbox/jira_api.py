@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -119,7 +119,8 @@ async def get_users_bulk(request: Request) -> Response:
         raise JiraError(400, ["The query parameter 'accountId' is required."])
     start_at = _int_query(request, "startAt", 0, minimum=0)
     max_results = min(_int_query(request, "maxResults", 10, minimum=1), _MAX_BULK_USERS)
-    found = [account for account in (site.repo.account(i) for i in ids) if account is not None]
+    directory = site.repo.directory()
+    found = [directory[i] for i in ids if i in directory]
     page = found[start_at : start_at + max_results]
     is_last = start_at + max_results >= len(found)
     body: dict[str, object] = {"self": str(request.url)}
@@ -151,7 +152,7 @@ async def search_users(request: Request) -> Response:
         return JSONResponse([])
     matches = [
         account
-        for account in site.repo.accounts()
+        for account in site.repo.directory().values()
         if account.active
         and (account.account_id == account_id if account_id is not None else _matches(account, query or ""))
     ]
@@ -397,18 +398,20 @@ async def get_issue_worklogs(request: Request) -> Response:
     expand = _expand(request)
     links = Links.of(request)
     page = worklogs[start_at : start_at + max_results]
+    directory = site.repo.directory()
     return JSONResponse({
         "startAt": start_at,
         "maxResults": max_results,
         "total": len(worklogs),
-        "worklogs": [worklog_json(site, w, links, properties=expand) for w in page],
+        "worklogs": [worklog_json(w, directory, links, properties=expand) for w in page],
     })  # fmt: skip
 
 
 async def get_issue_worklog(request: Request) -> Response:
     site = site_of(request)
     worklog = _worklog(site, request.path_params["issueIdOrKey"], request.path_params["id"])
-    return JSONResponse(worklog_json(site, worklog, Links.of(request), properties=_expand(request)))
+    body = worklog_json(worklog, site.repo.directory(), Links.of(request), properties=_expand(request))
+    return JSONResponse(body)
 
 
 async def add_worklog(request: Request) -> Response:
@@ -424,7 +427,7 @@ async def add_worklog(request: Request) -> Response:
     draft = _worklog_draft(site, caller, issue, body)
     remaining = _adjusted_estimate(site, issue, draft.time_spent, params)
     (created,) = site.repo.create([draft], EstimateChange(issue.id, draft.time_spent, remaining))
-    body_json = worklog_json(site, created, Links.of(request), properties=_expand(request))
+    body_json = worklog_json(created, site.repo.directory(), Links.of(request), properties=_expand(request))
     return JSONResponse(body_json, status_code=201)
 
 
@@ -559,10 +562,11 @@ def _adf(text: str) -> dict[str, object]:
     return {"type": "doc", "version": 1, "content": paragraphs}
 
 
-def worklog_json(site: Site, worklog: Worklog, links: Links, *, properties: bool) -> dict[str, object]:
-    author = _user_details(
-        site.repo.account(worklog.jira_author_account_id), worklog.jira_author_account_id, links
-    )
+def worklog_json(
+    worklog: Worklog, directory: Mapping[str, Account], links: Links, *, properties: bool
+) -> dict[str, object]:
+    author_id = worklog.jira_author_account_id
+    author = _user_details(directory.get(author_id), author_id, links)
     body: dict[str, object] = {
         "self": f"{links.jira}/rest/api/3/issue/{worklog.issue_id}/worklog/{worklog.jira_id}",
         "author": author,

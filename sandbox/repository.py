@@ -44,21 +44,21 @@ class Repository:
 
     # ----- accounts
 
-    def account(self, account_id: str) -> Account | None:
-        changes = self.store.user_changes(self.site)
-        if account_id in changes:
-            return changes[account_id]
-        return self.world.account(self.site, account_id)
+    def directory(self) -> dict[str, Account]:
+        """Every account of the site by id, as of now: one read of the store.
 
-    def accounts(self) -> list[Account]:
-        changes = self.store.user_changes(self.site)
+        Take it once per request: a loop over ids or worklogs must not read the store each time.
+        """
         merged = {a.account_id: a for a in self.world.accounts(self.site)}
-        for account_id, account in changes.items():
+        for account_id, account in self.store.user_changes(self.site).items():
             if account is None:
                 merged.pop(account_id, None)
             else:
                 merged[account_id] = account
-        return list(merged.values())
+        return merged
+
+    def account(self, account_id: str) -> Account | None:
+        return self.directory().get(account_id)
 
     def integration_user(self) -> Account:
         return self.world.integration_user(self.site)

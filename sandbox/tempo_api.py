@@ -10,7 +10,7 @@ start time has no such field.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -181,7 +181,8 @@ async def create_worklog(request: Request) -> Response:
     site, caller = site_of(request), caller_of(request)
     _require_write(caller)
     body = _object(await read_json(request, TempoError))
-    parsed = _worklog_input(site, caller, body, issue=None, remaining_allowed=True)
+    accounts = site.repo.directory()
+    parsed = _worklog_input(site, caller, body, accounts, issue=None, remaining_allowed=True)
     now = site.repo.now()
     remaining = site.repo.remaining_after(parsed.issue, parsed.time_spent, parsed.remaining)
     change = EstimateChange(parsed.issue.id, parsed.time_spent, remaining)
@@ -197,9 +198,12 @@ async def bulk_create_worklogs(request: Request) -> Response:
     if not isinstance(body, list) or not 1 <= len(body) <= MAX_BULK:
         raise TempoError(400, f"The request body must be a list of 1 to {MAX_BULK} worklogs")
     inputs, problems = [], []
+    accounts = site.repo.directory()
     for index, item in enumerate(body):
         try:
-            inputs.append(_worklog_input(site, caller, _object(item), issue=issue, remaining_allowed=False))
+            inputs.append(
+                _worklog_input(site, caller, _object(item), accounts, issue=issue, remaining_allowed=False)
+            )
         except TempoError as error:
             problems.extend(f"worklogs[{index}]: {message}" for message in error.messages)
     if problems:  # all or nothing: one bad item rejects the whole request
@@ -227,7 +231,7 @@ async def update_worklog(request: Request) -> Response:
     if issue is None:  # generated worklogs always sit on existing issues
         raise TempoError(404, f"The issue of worklog {old.tempo_id} no longer exists")
     body = _object(await read_json(request, TempoError))
-    parsed = _worklog_input(site, caller, body, issue=issue, remaining_allowed=True)
+    parsed = _worklog_input(site, caller, body, site.repo.directory(), issue=issue, remaining_allowed=True)
     draft = _draft(site, parsed, site.repo.now())
     new = draft._replace(tempo_id=old.tempo_id, jira_id=old.jira_id, created_at=old.created_at,
                          properties=old.properties)  # fmt: skip
@@ -324,12 +328,10 @@ def _run(site: Site, caller: Caller, query: WorklogQuery) -> list[Worklog]:
         site.query_cache.move_to_end(key)
         return cached
     if query.updated_from is not None:
-        since = iso_z(query.updated_from)
         candidates = [
             w for w in repo.worklogs_updated_since(query.updated_from)
             if (query.first is None or w.start_date >= query.first.isoformat())
             and (query.last is None or w.start_date <= query.last.isoformat())
-            and w.updated_at >= since
         ]  # fmt: skip
     else:
         candidates = repo.worklogs_between(query.first, query.last)
@@ -487,13 +489,14 @@ def _worklog_input(  # noqa: PLR0912 - one check per field of the documented sch
     site: Site,
     caller: Caller,
     body: dict[str, Any],
+    accounts: Mapping[str, Account],
     *,
     issue: Issue | None,
     remaining_allowed: bool,
 ) -> WorklogInput:
     """Validate a WorklogInput / WorklogUpdate / BulkWorklogInput body, reporting every problem."""
     problems: list[str] = []
-    author = _author(site, body.get("authorAccountId"), problems)
+    author = _author(accounts, body.get("authorAccountId"), problems)
     if issue is None:
         issue = _body_issue(site, body, problems)
     start_date = parse_tempo_date(body.get("startDate"))
@@ -555,14 +558,14 @@ def _worklog_input(  # noqa: PLR0912 - one check per field of the documented sch
     )
 
 
-def _author(site: Site, raw: object, problems: list[str]) -> Account | None:
+def _author(accounts: Mapping[str, Account], raw: object, problems: list[str]) -> Account | None:
     if raw is None:
         problems.append("'authorAccountId' is required")
         return None
     if not isinstance(raw, str) or not raw.strip():
         problems.append("'authorAccountId' must be a non-empty string")
         return None
-    account = site.repo.account(raw)
+    account = accounts.get(raw)
     if account is None:
         problems.append(f"User with accountId '{raw}' does not exist on this Jira site")
     elif account.account_type != "atlassian":

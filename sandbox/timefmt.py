@@ -7,6 +7,7 @@ Tempo writes UTC instants as ``2021-01-25T19:08:43Z`` (as recorded from the live
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import lru_cache
@@ -24,8 +25,8 @@ _UNIT_SECONDS = {"w": 5 * 8 * 3600, "d": 8 * 3600, "h": 3600, "m": 60}
 
 
 def iso_z(instant: datetime) -> str:
-    """An instant in Tempo's ``createdAt`` format."""
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """An instant in Tempo's ``createdAt`` format, to the second."""
+    return epoch_text(math.floor(instant.timestamp()))
 
 
 def parse_iso_z(text: str) -> datetime:
