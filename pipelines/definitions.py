@@ -1,5 +1,41 @@
-"""The code location's one ``Definitions`` object, loaded through ``workspace.yaml``."""
+"""The code location's one ``Definitions``, loaded through ``workspace.yaml``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
 
 import dagster as dg
 
-defs = dg.Definitions()
+from assets.extract import destination_directory, source_directory, source_worklogs
+from assets.load import destination_worklogs
+from assets.transform import worklog_replica
+from pipelines import sandbox_mode
+from pipelines.jobs import sync_worklogs
+from pipelines.settings import Mode, load_settings
+from pipelines.wiring import build_resources
+from resources.policy import SyncPolicy
+
+
+def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
+    """Everything Dagster shows, wired to the sites the settings name (or to the sandbox)."""
+    settings = load_settings(environ)
+    if settings.mode is Mode.SANDBOX:
+        settings = sandbox_mode.on_sandbox(settings)
+    policy = SyncPolicy.from_file(settings.config_path, source_site=settings.source.host)
+    return dg.Definitions(
+        assets=[
+            source_worklogs,
+            source_directory,
+            destination_directory,
+            worklog_replica,
+            destination_worklogs,
+        ],
+        jobs=[sync_worklogs],
+        resources=build_resources(settings, policy),
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions(os.environ)

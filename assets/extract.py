@@ -1,0 +1,118 @@
+"""Extract: the source site's worklogs, and the directories of both sites that resolve them."""
+
+import dagster as dg
+
+from assets.steps import SYNC_STEP, metered, recorded_step, scope_of, table_metadata
+from replication import directory, extract
+from resources.jira import JiraClient
+from resources.policy import SyncPolicy
+from resources.tempo import TempoClient
+from resources.warehouse import Warehouse
+
+PAGE_SIZE = 5000  # Tempo v4's largest page
+
+
+@dg.asset(
+    **SYNC_STEP,
+    group_name="extract",
+    kinds={"tempo", "duckdb"},
+)
+def source_worklogs(
+    context: dg.AssetExecutionContext, source_tempo: TempoClient, warehouse: Warehouse
+) -> dg.MaterializeResult:
+    """Every Tempo worklog on the source site for the work dates, as Tempo last returned it.
+
+    One row per worklog in `raw.source_worklogs` (typed columns plus the raw JSON), with its
+    source Jira worklog id. Records that break Tempo's documented shape are set aside in
+    `raw.quarantine` with the reason; the rest of the day goes on.
+    """
+    scope = scope_of(context)
+    with recorded_step(context, warehouse, "extract") as counts, metered(source_tempo) as calls:
+        for page, records in enumerate(
+            source_tempo.worklog_pages(scope.date_from, scope.date_to, page_size=PAGE_SIZE)
+        ):
+            with warehouse.get_connection() as connection:
+                staged = extract.stage_page(connection, context.run.run_id, page, records)
+            context.log.info(f"page {page + 1}: {staged} worklogs")
+        with warehouse.get_connection() as connection:
+            result = extract.publish(connection, context.run.run_id, scope.date_from, scope.date_to)
+            unmapped = extract.unmapped_jira_ids(connection, scope.date_from, scope.date_to)
+        mapping = source_tempo.jira_worklog_ids(unmapped) if unmapped else {}
+        with warehouse.get_connection() as connection:
+            extract.record_jira_ids(connection, mapping)
+        counts.update(read=result.read, stored=result.stored, quarantined=result.quarantined,
+                      vanished=result.vanished, api_calls=calls)  # fmt: skip
+    if result.quarantined:
+        context.log.warning(f"{result.quarantined} malformed worklog(s) quarantined; see raw.quarantine")
+    return dg.MaterializeResult(
+        metadata={
+            **table_metadata("raw.source_worklogs", result.stored),
+            "quarantined": result.quarantined,
+            "vanished_from_source": result.vanished,
+            "api_calls": dg.MetadataValue.json(dict(calls)),
+        }
+    )
+
+
+@dg.asset(
+    **SYNC_STEP,
+    group_name="extract",
+    deps=[source_worklogs],
+    kinds={"jira", "duckdb"},
+)
+def source_directory(
+    context: dg.AssetExecutionContext, source_jira: JiraClient, policy: SyncPolicy, warehouse: Warehouse
+) -> dg.MaterializeResult:
+    """Who the source worklogs' authors are and which issues they are on, as the source Jira says.
+
+    Users (accountId, email, type, active, time zone) and issues (id, key, project, remaining
+    estimate) in `directory.users` and `directory.issues`, fetched in batches and reused until
+    they expire; lookups behind parked worklogs are repeated on every run.
+    """
+    scope = scope_of(context)
+    with recorded_step(context, warehouse, "source_directory") as counts, metered(source_jira) as calls:
+        result = directory.refresh_source(warehouse, source_jira, policy, scope, context.run.run_id)
+        counts.update(needed=result.needed, fetched=result.fetched, api_calls=calls)
+    return dg.MaterializeResult(metadata=_directory_metadata(result, calls))
+
+
+@dg.asset(
+    **SYNC_STEP,
+    group_name="extract",
+    deps=[source_directory],
+    kinds={"jira", "tempo", "duckdb"},
+)
+def destination_directory(
+    context: dg.AssetExecutionContext,
+    destination_jira: JiraClient,
+    destination_tempo: TempoClient,
+    policy: SyncPolicy,
+    warehouse: Warehouse,
+) -> dg.MaterializeResult:
+    """Who the authors are on the destination site and which destination issues their issues map to.
+
+    The same accounts looked up by accountId, exact-email searches where that does not settle
+    it, the destination issues chosen by the mapping policy, and the destination's Tempo work
+    attributes; cached like the source directory.
+    """
+    scope = scope_of(context)
+    tempo = destination_tempo if destination_tempo.token else None
+    clients = (destination_jira, destination_tempo) if tempo else (destination_jira,)
+    with recorded_step(context, warehouse, "destination_directory") as counts, metered(*clients) as calls:
+        result = directory.refresh_destination(
+            warehouse, destination_jira, tempo, policy, scope, context.run.run_id
+        )
+        counts.update(needed=result.needed, fetched=result.fetched, api_calls=calls)
+    return dg.MaterializeResult(metadata=_directory_metadata(result, calls))
+
+
+def _directory_metadata(
+    result: directory.DirectoryCounts, calls: dict[str, int]
+) -> dict[str, dg.MetadataValue]:
+    return {
+        "needed": dg.MetadataValue.json(result.needed),
+        "from_cache": dg.MetadataValue.json(result.cached),
+        "fetched": dg.MetadataValue.json(result.fetched),
+        "not_found": dg.MetadataValue.json(result.missing),
+        "api_calls": dg.MetadataValue.json(dict(calls)),
+    }

@@ -1,0 +1,111 @@
+"""Load: ready replica rows become worklogs on the destination, exactly once, through the ledger."""
+
+import dagster as dg
+
+from assets.steps import SYNC_STEP, metered, recorded_step, scope_of, table_metadata
+from assets.transform import worklog_replica
+from replication.load import Destination, JiraDestination, TempoDestination, load
+from resources.jira import JiraClient
+from resources.policy import SyncPolicy
+from resources.tempo import TempoClient
+from resources.warehouse import Warehouse
+
+_UNFINISHED = {
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+}
+
+
+@dg.asset(
+    **SYNC_STEP,
+    group_name="load",
+    deps=[worklog_replica],
+    kinds={"tempo", "jira", "duckdb"},
+)
+def destination_worklogs(
+    context: dg.AssetExecutionContext,
+    destination_tempo: TempoClient,
+    destination_jira: JiraClient,
+    policy: SyncPolicy,
+    warehouse: Warehouse,
+) -> dg.MaterializeResult:
+    """The source worklogs as they now exist on the destination site, one for one.
+
+    Tempo worklogs (created in bulk per destination issue) when the destination has Tempo;
+    otherwise Jira worklogs that name the real worker in their comment and link the source
+    worklog in a property. `sync.worklog_links` is the ledger: a worklog is claimed, sent and
+    recorded, and anything whose outcome is unknown is reconciled before it is ever sent again.
+    """
+    scope = scope_of(context)
+    destination: Destination
+    if destination_tempo.token:
+        destination, client = TempoDestination(destination_tempo), destination_tempo
+    else:
+        destination, client = JiraDestination(destination_jira, policy.source_site), destination_jira
+
+    def run_is_active(run_id: str) -> bool:
+        run = context.instance.get_run_by_id(run_id)
+        return run is not None and run.status in _UNFINISHED
+
+    with recorded_step(context, warehouse, "load", last=True) as counts, metered(client) as calls:
+        result = load(
+            warehouse,
+            destination,
+            scope,
+            context.run.run_id,
+            source_site=policy.source_site,
+            run_is_active=run_is_active,
+        )
+        if destination_tempo.token:
+            _link_jira_ids(destination_tempo, warehouse, context.run.run_id)
+        counts.update(created=result.created, adopted=result.adopted, already_synced=result.already_synced,
+                      rejected=result.rejected, pending=result.pending, busy=result.busy,
+                      by_day={day: dict(c) for day, c in result.by_day.items()},
+                      api_calls=calls)  # fmt: skip
+        if result.pending:
+            raise dg.Failure(
+                f"{result.pending} worklog(s) could not be confirmed on the destination; they stay pending "
+                "in the ledger and are reconciled (never resent blindly) on the next run",
+                metadata={"created": result.created, "pending": result.pending},
+            )
+    if result.rejected:
+        context.log.warning(
+            f"{result.rejected} worklog(s) rejected by the destination; see sync.worklog_links"
+        )
+    return dg.MaterializeResult(
+        metadata={
+            **table_metadata("sync.worklog_links", result.created + result.adopted + result.already_synced),
+            "created": result.created,
+            "adopted_after_unknown_outcome": result.adopted,
+            "already_synced": result.already_synced,
+            "rejected": result.rejected,
+            "claimed_by_another_run": result.busy,
+            "api_calls": dg.MetadataValue.json(dict(calls)),
+        }
+    )
+
+
+def _link_jira_ids(tempo: TempoClient, warehouse: Warehouse, run_id: str) -> None:
+    """Fill in the Jira worklog ids of Tempo worklogs this run created on the destination."""
+    with warehouse.get_connection() as connection:
+        ids = [
+            row[0]
+            for row in connection.execute(
+                "select destination_tempo_worklog_id from sync.worklog_links"
+                " where created_run_id = ? and destination_jira_worklog_id is null"
+                " and destination_tempo_worklog_id is not null",
+                [run_id],
+            ).fetchall()
+        ]
+    if not ids:
+        return
+    mapping = tempo.jira_worklog_ids(ids)
+    with warehouse.get_connection() as connection:
+        connection.executemany(
+            "update sync.worklog_links set destination_jira_worklog_id = ?"
+            " where destination_tempo_worklog_id = ?",
+            [[jira_id, tempo_id] for tempo_id, jira_id in mapping.items()],
+        )

@@ -1,0 +1,79 @@
+"""What every asset step shares: its work-date scope, its lineage row, and its metadata."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+
+import dagster as dg
+
+from pipelines.partitions import work_days
+from replication import lineage
+from replication.scope import Scope
+from resources.jira import JiraClient
+from resources.tempo import TempoClient
+from resources.warehouse import Warehouse
+
+# Bumped when a change alters what an asset writes, so the UI shows what is stale.
+CODE_VERSION = "1"
+# Every step that writes DuckDB is in this pool; dagster.yaml limits it to one at a time.
+DUCKDB_POOL = "tempo_sync_duckdb"
+
+
+# What every step of the sync shares: daily partitions, one run per backfill range (one `from..to`
+# read, one DuckDB writer), a code version, and the DuckDB pool.
+SYNC_STEP: dict[str, Any] = {
+    "partitions_def": work_days,
+    "backfill_policy": dg.BackfillPolicy.single_run(),
+    "code_version": CODE_VERSION,
+    "pool": DUCKDB_POOL,
+}
+
+
+def scope_of(context: dg.AssetExecutionContext) -> Scope:
+    """The run's work dates: one partition, or a whole range under the single-run backfill policy."""
+    keys = context.partition_key_range
+    return Scope(date.fromisoformat(keys.start), date.fromisoformat(keys.end))
+
+
+@contextmanager
+def recorded_step(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, step: str, *, last: bool = False
+) -> Iterator[dict[str, Any]]:
+    """Record the step in ``lineage.runs``: started, then its counts, or the error that stopped it."""
+    scope = scope_of(context)
+    with warehouse.get_connection() as connection:
+        lineage.step_started(connection, context.run.run_id, context.job_name or "", scope, CODE_VERSION)
+    counts: dict[str, Any] = {}
+    try:
+        yield counts
+    except Exception as error:
+        with warehouse.get_connection() as connection:
+            lineage.step_failed(connection, context.run.run_id, step, f"{type(error).__name__}: {error}")
+        raise
+    with warehouse.get_connection() as connection:
+        lineage.step_finished(connection, context.run.run_id, step, counts, last=last)
+
+
+@contextmanager
+def metered(*clients: TempoClient | JiraClient) -> Iterator[Counter[str]]:
+    """Count the HTTP requests the clients send inside the block, by site and endpoint."""
+    before = [Counter(client.calls) for client in clients]
+    calls: Counter[str] = Counter()
+    try:
+        yield calls
+    finally:
+        for client, seen in zip(clients, before, strict=True):
+            for endpoint, count in (client.calls - seen).items():
+                calls[f"{client.site} {endpoint}"] += count
+
+
+def table_metadata(table: str, partition_rows: int) -> dict[str, dg.MetadataValue]:
+    """Dagster's standard table metadata: the table's name and the rows the run's partitions hold."""
+    return {
+        "dagster/table_name": dg.MetadataValue.text(table),
+        "dagster/partition_row_count": dg.MetadataValue.int(partition_rows),
+    }

@@ -1,0 +1,85 @@
+"""What a run did, per work date, read back from the warehouse for the command line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import duckdb
+
+from replication.scope import Scope
+
+_PER_DAY = """
+with days as (select unnest(generate_series($date_from::date, $date_to::date, interval 1 day))::date as day),
+links as (
+    select r.work_date, l.state, l.created_run_id = $run_id as by_this_run
+    from replica.worklogs r
+    join sync.worklog_links l on l.source_site = r.source_site and l.tempo_worklog_id = r.tempo_worklog_id
+)
+select
+    d.day,
+    (select count(*) from raw.source_worklogs w where w.work_date = d.day),
+    (select count(*) from raw.quarantine q where q.work_date = d.day),
+    (select count(*) from links l where l.work_date = d.day and l.state = 'created' and l.by_this_run),
+    (select count(*) from links l where l.work_date = d.day and l.state = 'created' and not l.by_this_run),
+    (select count(*) from links l where l.work_date = d.day and l.state = 'rejected'),
+    (select count(*) from links l where l.work_date = d.day and l.state = 'pending')
+from days d order by d.day
+"""
+
+_PARKED = """
+select work_date, park_reason, count(*) from replica.worklogs
+where status = 'parked' and work_date between $date_from and $date_to group by all
+"""
+
+
+@dataclass
+class DayReport:
+    day: date
+    extracted: int
+    quarantined: int
+    created: int
+    already_synced: int
+    rejected: int
+    pending: int
+    parked: dict[str, int] = field(default_factory=dict)
+
+
+def day_reports(connection: duckdb.DuckDBPyConnection, run_id: str, scope: Scope) -> list[DayReport]:
+    params = {**scope.params, "run_id": run_id}
+    reports = {row[0]: DayReport(*row) for row in connection.execute(_PER_DAY, params).fetchall()}
+    for day, reason, count in connection.execute(_PARKED, scope.params).fetchall():
+        reports[day].parked[reason] = count
+    return list(reports.values())
+
+
+def render(reports: list[DayReport]) -> str:
+    """A plain-text table: one line per work date and a total; parked reasons trail each line."""
+    header = ("work date", "extracted", "created", "already synced", "rejected", "quarantined", "pending",
+              "parked", "parked by reason")  # fmt: skip
+
+    def cells(label: str, rows: list[DayReport]) -> tuple[str, ...]:
+        reasons: dict[str, int] = {}
+        for r in rows:
+            for reason, count in r.parked.items():
+                reasons[reason] = reasons.get(reason, 0) + count
+        numbers = (
+            sum(getattr(r, name) for r in rows)
+            for name in ("extracted", "created", "already_synced", "rejected", "quarantined", "pending")
+        )
+        detail = ", ".join(f"{reason} {count}" for reason, count in sorted(reasons.items()))
+        return (label, *map(str, numbers), str(sum(reasons.values())), detail or "-")  # fmt: skip
+
+    lines = [cells(str(r.day), [r]) for r in reports]
+    footer = cells("total", reports)
+    widths = [max(len(row[i]) for row in (header, *lines, footer)) for i in range(len(header))]
+
+    def fmt(row: tuple[str, ...]) -> str:
+        last = len(row) - 1
+        return "  ".join(
+            cell.ljust(width) if i in (0, last) else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+
+    rule = "  ".join("-" * width for width in widths[:-1]) + "  " + "-" * len(header[-1])
+    return "\n".join([fmt(header), rule, *(fmt(row) for row in lines), rule, fmt(footer)])

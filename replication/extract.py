@@ -1,0 +1,184 @@
+"""Source worklogs into DuckDB: pages are staged as they arrive, then checked and published in SQL.
+
+Records that break the documented shape go to ``raw.quarantine`` with a reason; the rest of the
+range goes on. Publishing replaces the range's slice in one transaction, so a rerun is idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from replication.frames import registered
+
+MAX_DESCRIPTION = 32_767  # what Tempo and Jira accept; longer text cannot be created on the destination
+
+# One row per staged record with its typed fields and, for a malformed record, the first problem.
+_CHECKED = f"""
+with parsed as (
+    select
+        payload,
+        md5(payload::varchar) as record_hash,
+        page,
+        json_type(payload, '$.tempoWorklogId') in ('UBIGINT', 'BIGINT') as id_ok,
+        try_cast(payload ->> '$.tempoWorklogId' as bigint) as tempo_worklog_id,
+        payload ->> '$.startDate' as start_date_text,
+        try_cast(payload ->> '$.startDate' as date) as work_date,
+        json_type(payload, '$.issue.id') in ('UBIGINT', 'BIGINT') as issue_ok,
+        try_cast(payload ->> '$.issue.id' as bigint) as issue_id,
+        payload ->> '$.author.accountId' as author_account_id,
+        json_type(payload, '$.author.accountId') = 'VARCHAR' as author_ok,
+        payload ->> '$.startTime' as start_time,
+        json_type(payload, '$.startTime') as start_time_type,
+        json_type(payload, '$.timeSpentSeconds') in ('UBIGINT', 'BIGINT') as seconds_ok,
+        try_cast(payload ->> '$.timeSpentSeconds' as bigint) as time_spent_seconds,
+        json_type(payload, '$.billableSeconds') as billable_type,
+        try_cast(payload ->> '$.billableSeconds' as bigint) as billable_seconds,
+        json_type(payload, '$.description') as description_type,
+        payload ->> '$.description' as description,
+        try_cast(payload ->> '$.createdAt' as timestamptz) as created_at,
+        try_cast(payload ->> '$.updatedAt' as timestamptz) as updated_at,
+        coalesce(payload -> '$.attributes.values', '[]'::json) as attributes,
+        json_type(payload, '$.attributes.values') as attributes_type
+    from raw.extract_pages
+    where run_id = $run_id
+)
+select *, case
+    when not id_ok or tempo_worklog_id <= 0 then 'tempoWorklogId is missing or not a positive integer'
+    when start_date_text is null or work_date is null
+        or not regexp_full_match(start_date_text, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}')
+        then 'startDate is missing or not a valid YYYY-MM-DD date'
+    when work_date < $date_from or work_date > $date_to
+        then 'startDate ' || start_date_text || ' is outside the requested range'
+    when not issue_ok or issue_id <= 0 then 'issue.id is missing or not a positive integer'
+    when not author_ok or author_account_id = '' then 'author.accountId is missing'
+    when not seconds_ok or time_spent_seconds <= 0 then 'timeSpentSeconds is missing or not above 0'
+    when start_time_type is not null and start_time_type <> 'NULL' and (start_time_type <> 'VARCHAR'
+        or not regexp_full_match(start_time, '([01]?[0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]'))
+        then 'startTime is not a valid HH:mm:ss time'
+    when billable_type is not null and billable_type <> 'NULL'
+        and (billable_type not in ('UBIGINT', 'BIGINT') or billable_seconds < 0)
+        then 'billableSeconds is not a whole number of seconds'
+    when description_type is not null and description_type not in ('VARCHAR', 'NULL')
+        then 'description is not text'
+    when length(description) > {MAX_DESCRIPTION}
+        then 'description is longer than {MAX_DESCRIPTION:,} characters, the most the destination accepts'
+    when created_at is null or updated_at is null then 'createdAt or updatedAt is not a valid timestamp'
+    when attributes_type is not null and attributes_type <> 'ARRAY' then 'attributes.values is not a list'
+    else null
+end as problem
+from parsed
+"""
+
+
+@dataclass(frozen=True)
+class ExtractCounts:
+    read: int
+    stored: int
+    quarantined: int
+    vanished: int
+
+
+def stage_page(
+    connection: duckdb.DuckDBPyConnection, run_id: str, page: int, records: Iterable[Mapping[str, Any]]
+) -> int:
+    """Append one API page to the run's staging rows; returns how many records it held."""
+    frame = pd.DataFrame({"payload": [json.dumps(record, ensure_ascii=False) for record in records]})
+    if frame.empty:
+        return 0
+    connection.execute("insert into raw.extract_pages select ?, ?, payload::json from frame", [run_id, page])
+    return len(frame)
+
+
+def publish(
+    connection: duckdb.DuckDBPyConnection, run_id: str, date_from: date, date_to: date
+) -> ExtractCounts:
+    """Replace the range's slice of ``raw.source_worklogs`` with what the run staged."""
+    params = {"run_id": run_id, "date_from": date_from, "date_to": date_to}
+    connection.execute("begin transaction")
+    try:
+        connection.execute(f"create or replace temp table checked as {_CHECKED}", params)
+        connection.execute(
+            """
+            insert into raw.quarantine
+            select distinct on (record_hash) record_hash, tempo_worklog_id, work_date, problem, payload,
+                   $run_id, current_timestamp
+            from checked where problem is not null
+            on conflict (record_hash) do update set
+                reason = excluded.reason, run_id = excluded.run_id, quarantined_at = excluded.quarantined_at
+            """,
+            {"run_id": run_id},
+        )
+        vanished = connection.execute(
+            """
+            delete from raw.source_worklogs
+            where work_date between $date_from and $date_to
+              and tempo_worklog_id not in (select tempo_worklog_id from checked where problem is null)
+            """,
+            {"date_from": date_from, "date_to": date_to},
+        ).fetchone()
+        connection.execute(
+            """
+            insert into raw.source_worklogs
+            select distinct on (tempo_worklog_id)
+                tempo_worklog_id, work_date, issue_id, author_account_id,
+                case when start_time_type = 'VARCHAR' then lpad(start_time, 8, '0') end,
+                time_spent_seconds, billable_seconds,
+                case when description_type = 'VARCHAR' then description end,
+                created_at, updated_at, attributes, null, payload, $run_id, current_timestamp
+            from checked where problem is null
+            order by tempo_worklog_id, page desc
+            on conflict (tempo_worklog_id) do update set
+                work_date = excluded.work_date, issue_id = excluded.issue_id,
+                author_account_id = excluded.author_account_id, start_time = excluded.start_time,
+                time_spent_seconds = excluded.time_spent_seconds,
+                billable_seconds = excluded.billable_seconds, description = excluded.description,
+                created_at = excluded.created_at, updated_at = excluded.updated_at,
+                attributes = excluded.attributes, payload = excluded.payload,
+                extract_run_id = excluded.extract_run_id, extracted_at = excluded.extracted_at
+            """,
+            {"run_id": run_id},
+        )
+        # A record that was malformed once and reads fine now leaves the quarantine.
+        connection.execute(
+            "delete from raw.quarantine where tempo_worklog_id in "
+            "(select tempo_worklog_id from checked where problem is null)"
+        )
+        read, stored, quarantined = connection.execute(
+            "select count(*), count(distinct tempo_worklog_id) filter (where problem is null),"
+            " count(*) filter (where problem is not null) from checked"
+        ).fetchone() or (0, 0, 0)
+        connection.execute("delete from raw.extract_pages where run_id = ?", [run_id])
+        connection.execute("drop table checked")
+        connection.execute("commit")
+    except BaseException:
+        connection.execute("rollback")
+        raise
+    return ExtractCounts(read, stored, quarantined, int(vanished[0]) if vanished else 0)
+
+
+def unmapped_jira_ids(connection: duckdb.DuckDBPyConnection, date_from: date, date_to: date) -> list[int]:
+    """Source worklogs of the range whose Jira worklog id is not known yet."""
+    rows = connection.execute(
+        "select tempo_worklog_id from raw.source_worklogs"
+        " where work_date between ? and ? and jira_worklog_id is null order by 1",
+        [date_from, date_to],
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def record_jira_ids(connection: duckdb.DuckDBPyConnection, mapping: Mapping[int, int]) -> None:
+    if not mapping:
+        return
+    frame = pd.DataFrame({"tempo_id": list(mapping), "jira_id": list(mapping.values())})
+    with registered(connection, "id_map", frame):
+        connection.execute(
+            "update raw.source_worklogs set jira_worklog_id = id_map.jira_id"
+            " from id_map where raw.source_worklogs.tempo_worklog_id = id_map.tempo_id"
+        )

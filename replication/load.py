@@ -1,0 +1,464 @@
+"""The load: ready replica rows become destination worklogs, exactly once (DESIGN section 3).
+
+Per row: **claim** (the ledger row goes ``pending``, committed), **send**, **record** (``created``
+with the destination ids, or ``rejected`` with the service's message, committed). A row left
+``pending`` by a send whose outcome is unknown (a timeout, a dropped connection, a 5xx) or by a
+crash is **reconciled** before anything is sent again: the destination's worklogs for its issue
+and date are read, and one that matches it and no other ledger row has claimed is adopted.
+No DuckDB connection is held across a remote call.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from abc import ABC, abstractmethod
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from replication.payloads import jira_payload, matches_jira, matches_tempo, tempo_payload
+from replication.scope import Scope
+from resources.http import ApiError, OutcomeUnknownError
+from resources.jira import JiraClient
+from resources.tempo import TempoClient
+from resources.warehouse import Warehouse
+
+logger = logging.getLogger(__name__)
+
+BULK_LIMIT = 50  # Tempo's bulk endpoint takes 1 to 50 worklogs for one issue
+SENDS_PER_RUN = 3  # sends of one row within one run before it is left pending for the next run
+CLAIM_LEASE = timedelta(minutes=15)
+
+Row = dict[str, Any]
+
+# The scope's rows: its work dates, plus the rows from other days this run's transform
+# re-resolved (parked rows that became ready).
+_WORK = """
+select r.*, l.state as ledger_state, l.content_hash as ledger_hash, l.claim_run_id, l.claimed_at
+from replica.worklogs r
+left join sync.worklog_links l on l.source_site = r.source_site and l.tempo_worklog_id = r.tempo_worklog_id
+where r.status = 'ready' and r.source_site = $source_site
+  and (r.work_date between $date_from and $date_to or r.last_run_id = $run_id)
+order by r.destination_issue_id, r.start_date, r.start_time nulls first, r.tempo_worklog_id
+"""
+
+
+@dataclass
+class LoadCounts:
+    created: int = 0
+    adopted: int = 0
+    already_synced: int = 0
+    rejected: int = 0
+    pending: int = 0
+    busy: int = 0  # claimed by another run that is still working on them
+    by_day: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+
+    def note(self, row: Mapping[str, Any], outcome: str) -> None:
+        setattr(self, outcome, getattr(self, outcome) + 1)
+        self.by_day[str(row["work_date"])][outcome] += 1
+
+
+class Destination(ABC):
+    """Where rows go: Tempo (bulk by issue) when the destination has it, Jira worklogs otherwise."""
+
+    target: str
+
+    @abstractmethod
+    def send(self, issue_id: int, rows: Sequence[Row], *, estimate: bool) -> list[dict[str, Any]]:
+        """Create the rows' worklogs on the issue; ``estimate`` sets the issue's remaining estimate."""
+
+    @abstractmethod
+    def existing(self, issue_id: int, days: Sequence[date]) -> list[dict[str, Any]]:
+        """The destination's worklogs on the issue around these work dates."""
+
+    @abstractmethod
+    def matches(self, row: Row, worklog: Mapping[str, Any]) -> bool:
+        """Whether a destination worklog is this row's copy."""
+
+    @abstractmethod
+    def ids(self, worklog: Mapping[str, Any]) -> tuple[int | None, int | None]:
+        """The (Tempo id, Jira id) of a destination worklog."""
+
+    @property
+    def batch_limit(self) -> int:
+        return 1
+
+
+class TempoDestination(Destination):
+    target = "tempo"
+
+    def __init__(self, tempo: TempoClient) -> None:
+        self.tempo = tempo
+
+    @property
+    def batch_limit(self) -> int:
+        return BULK_LIMIT
+
+    def send(self, issue_id: int, rows: Sequence[Row], *, estimate: bool) -> list[dict[str, Any]]:
+        if len(rows) == 1:
+            return [self.tempo.create_worklog(tempo_payload(rows[0], with_estimate=estimate))]
+        payloads = [tempo_payload(row, with_estimate=False) for row in rows]
+        for payload in payloads:
+            del payload["issueId"]  # the bulk endpoint takes the issue in its path
+        return self.tempo.bulk_create_worklogs(issue_id, payloads)
+
+    def existing(self, issue_id: int, days: Sequence[date]) -> list[dict[str, Any]]:
+        return self.tempo.search_worklogs(issue_ids=[issue_id], date_from=min(days), date_to=max(days))
+
+    def matches(self, row: Row, worklog: Mapping[str, Any]) -> bool:
+        return matches_tempo(row, worklog)
+
+    def ids(self, worklog: Mapping[str, Any]) -> tuple[int | None, int | None]:
+        return int(worklog["tempoWorklogId"]), None
+
+
+class JiraDestination(Destination):
+    target = "jira"
+
+    def __init__(self, jira: JiraClient, source_site: str) -> None:
+        self.jira = jira
+        self.source_site = source_site
+
+    def send(self, issue_id: int, rows: Sequence[Row], *, estimate: bool) -> list[dict[str, Any]]:
+        (row,) = rows
+        new_estimate = row["remaining_estimate_seconds"] if estimate else None
+        body = jira_payload(row, source_site=self.source_site)
+        return [self.jira.add_worklog(issue_id, body, new_estimate_seconds=new_estimate)]
+
+    def existing(self, issue_id: int, days: Sequence[date]) -> list[dict[str, Any]]:
+        # ``started`` is local to the worker, so the UTC window is widened by a day on each side.
+        after = datetime.combine(min(days) - timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+        before = datetime.combine(max(days) + timedelta(days=2), datetime.min.time(), tzinfo=UTC)
+        return self.jira.issue_worklogs(issue_id, started_after=after, started_before=before)
+
+    def matches(self, row: Row, worklog: Mapping[str, Any]) -> bool:
+        return matches_jira(row, worklog, source_site=self.source_site)
+
+    def ids(self, worklog: Mapping[str, Any]) -> tuple[int | None, int | None]:
+        return None, int(worklog["id"])
+
+
+ClaimCheck = Callable[[str], bool]
+
+
+def load(
+    warehouse: Warehouse,
+    destination: Destination,
+    scope: Scope,
+    run_id: str,
+    *,
+    source_site: str,
+    run_is_active: ClaimCheck,
+) -> LoadCounts:
+    """Send the scope's ready rows that the destination does not hold yet."""
+    counts = LoadCounts()
+    with warehouse.get_connection() as connection:
+        cursor = connection.execute(_WORK, {**scope.params, "source_site": source_site, "run_id": run_id})
+        columns = [column[0] for column in cursor.description or []]
+        work = [dict(zip(columns, values, strict=True)) for values in cursor.fetchall()]
+    by_issue: dict[int, list[Row]] = defaultdict(list)
+    now = datetime.now(UTC)
+    for row in _records(work):
+        state = row["ledger_state"]
+        if state == "created":
+            counts.note(row, "already_synced")
+        elif state == "rejected" and row["ledger_hash"] == row["content_hash"]:
+            counts.note(row, "rejected")  # retried only after the row changes, or by `tempo-sync retry`
+        elif (
+            state == "pending" and row["claim_run_id"] != run_id and _held_elsewhere(row, now, run_is_active)
+        ):
+            counts.note(row, "busy")
+        else:
+            by_issue[int(row["destination_issue_id"])].append(row)
+    for issue_id, rows in by_issue.items():
+        _load_issue(warehouse, destination, issue_id, rows, run_id, counts)
+    return counts
+
+
+def _held_elsewhere(row: Row, now: datetime, run_is_active: ClaimCheck) -> bool:
+    claimed_at = row["claimed_at"]
+    fresh = claimed_at is not None and now - claimed_at < CLAIM_LEASE
+    return fresh and run_is_active(row["claim_run_id"])
+
+
+def _load_issue(
+    warehouse: Warehouse,
+    destination: Destination,
+    issue_id: int,
+    rows: list[Row],
+    run_id: str,
+    counts: LoadCounts,
+) -> None:
+    unknown = [row for row in rows if row["ledger_state"] == "pending"]
+    todo = [row for row in rows if row["ledger_state"] != "pending"]
+    for _ in range(SENDS_PER_RUN):
+        if unknown:
+            todo += _reconcile(warehouse, destination, issue_id, unknown, run_id, counts)
+            unknown = []
+        if not todo:
+            return
+        todo = _claim(warehouse, destination, todo, run_id, counts)
+        unknown = _send_all(warehouse, destination, issue_id, todo, run_id, counts)
+        todo = []
+    for row in unknown:
+        counts.note(row, "pending")
+
+
+def _reconcile(
+    warehouse: Warehouse,
+    destination: Destination,
+    issue_id: int,
+    rows: list[Row],
+    run_id: str,
+    counts: LoadCounts,
+) -> list[Row]:
+    """Adopt destination worklogs that match pending rows; return the rows still to send."""
+    try:
+        existing = destination.existing(issue_id, [row["start_date"] for row in rows])
+    except ApiError as error:
+        logger.warning("cannot reconcile issue %s yet (%s); its rows stay pending", issue_id, error)
+        for row in rows:
+            counts.note(row, "pending")
+        return []
+    with warehouse.get_connection() as connection:
+        claimed = {
+            value
+            for (value,) in connection.execute(
+                "select coalesce(destination_tempo_worklog_id, destination_jira_worklog_id)"
+                " from sync.worklog_links where destination_issue_id = ? and state = 'created'",
+                [issue_id],
+            ).fetchall()
+        }
+    resend = []
+    adopted: list[tuple[Row, dict[str, Any]]] = []
+    for row in rows:
+        match = next(
+            (
+                worklog
+                for worklog in existing
+                if _destination_id(destination, worklog) not in claimed and destination.matches(row, worklog)
+            ),
+            None,
+        )
+        if match is None:
+            resend.append(row)
+            continue
+        claimed.add(_destination_id(destination, match))
+        adopted.append((row, match))
+    if adopted:
+        _record_created(warehouse, destination, adopted, run_id, event="adopted")
+        for row, _ in adopted:
+            counts.note(row, "adopted")
+    return resend
+
+
+def _destination_id(destination: Destination, worklog: Mapping[str, Any]) -> int | None:
+    tempo_id, jira_id = destination.ids(worklog)
+    return tempo_id if tempo_id is not None else jira_id
+
+
+def _claim(
+    warehouse: Warehouse, destination: Destination, rows: list[Row], run_id: str, counts: LoadCounts
+) -> list[Row]:
+    """Mark rows pending under this run, in one transaction; skip any another run got first."""
+    claimed = []
+    with warehouse.get_connection() as connection:
+        connection.execute("begin transaction")
+        for row in rows:
+            current = connection.execute(
+                "select state, claim_run_id, content_hash from sync.worklog_links"
+                " where source_site = ? and tempo_worklog_id = ?",
+                [row["source_site"], row["tempo_worklog_id"]],
+            ).fetchone()
+            if current is not None and current[0] == "created":
+                counts.note(row, "already_synced")
+                continue
+            if (
+                current is not None
+                and current[0] == "pending"
+                and current[1] != run_id
+                and row["ledger_state"] != "pending"
+            ):
+                counts.note(row, "busy")  # another run claimed it after this one read the ledger
+                continue
+            connection.execute(
+                """
+                insert into sync.worklog_links values
+                    ($site, $id, 'pending', $target, $issue, null, null, $hash, 1, null, current_timestamp,
+                     null, $run, null, $run)
+                on conflict (source_site, tempo_worklog_id) do update set
+                    state = 'pending', target = excluded.target,
+                    destination_issue_id = excluded.destination_issue_id,
+                    content_hash = excluded.content_hash, attempts = sync.worklog_links.attempts + 1,
+                    claimed_at = excluded.claimed_at, claim_run_id = excluded.claim_run_id,
+                    last_run_id = excluded.last_run_id
+                """,
+                {"site": row["source_site"], "id": row["tempo_worklog_id"], "target": destination.target,
+                 "issue": row["destination_issue_id"], "hash": row["content_hash"], "run": run_id},
+            )  # fmt: skip
+            _event(connection, row, run_id, "claimed", None)
+            claimed.append(row)
+        connection.execute("commit")
+    return claimed
+
+
+def _send_all(
+    warehouse: Warehouse,
+    destination: Destination,
+    issue_id: int,
+    rows: list[Row],
+    run_id: str,
+    counts: LoadCounts,
+) -> list[Row]:
+    """Send claimed rows; the last call of the issue sets its remaining estimate. Returns the rows
+    whose outcome is unknown."""
+    unknown: list[Row] = []
+    if not rows:
+        return unknown
+    *bulk, last = rows
+    calls = [
+        bulk[start : start + destination.batch_limit]
+        for start in range(0, len(bulk), destination.batch_limit)
+    ]
+    calls.append([last])
+    for index, batch in enumerate(calls):
+        estimate = index == len(calls) - 1 and last["remaining_estimate_seconds"] is not None
+        unknown += _send(warehouse, destination, issue_id, batch, run_id, counts, estimate=estimate)
+    return unknown
+
+
+def _send(
+    warehouse: Warehouse,
+    destination: Destination,
+    issue_id: int,
+    batch: list[Row],
+    run_id: str,
+    counts: LoadCounts,
+    *,
+    estimate: bool,
+) -> list[Row]:
+    try:
+        created = destination.send(issue_id, batch, estimate=estimate)
+    except OutcomeUnknownError as error:
+        logger.warning(
+            "the outcome of %d worklog(s) on issue %s is unknown (%s)", len(batch), issue_id, error
+        )
+        with warehouse.get_connection() as connection:
+            for row in batch:
+                _set_error(connection, row, run_id, str(error))
+        return [dict(row, ledger_state="pending") for row in batch]
+    except ApiError as error:
+        if len(batch) > 1 and error.status is not None and 400 <= error.status < 500:
+            # One bad item fails the whole bulk request: send each alone to find it.
+            unknown = []
+            for row in batch:
+                unknown += _send(warehouse, destination, issue_id, [row], run_id, counts, estimate=False)
+            return unknown
+        if error.status is not None and 400 <= error.status < 500 and error.status != 429:
+            _record_rejected(warehouse, batch, run_id, error)
+            for row in batch:
+                counts.note(row, "rejected")
+            return []
+        with warehouse.get_connection() as connection:
+            for row in batch:
+                _set_error(connection, row, run_id, str(error))
+        for row in batch:
+            counts.note(row, "pending")  # not applied (429 or 5xx on a read); the next run tries again
+        return []
+    pairs = _pair(destination, batch, created)
+    _record_created(warehouse, destination, pairs, run_id, event="created")
+    for row, _ in pairs:
+        counts.note(row, "created")
+    return []
+
+
+def _pair(
+    destination: Destination, rows: list[Row], created: list[dict[str, Any]]
+) -> list[tuple[Row, dict[str, Any]]]:
+    """Match the answer's worklogs to the rows sent: by position, checked by natural key."""
+    if len(created) == len(rows) and all(
+        destination.matches(r, w) for r, w in zip(rows, created, strict=True)
+    ):
+        return list(zip(rows, created, strict=True))
+    remaining = list(created)
+    pairs = []
+    for row in rows:
+        match = next((w for w in remaining if destination.matches(row, w)), None)
+        if match is None:
+            raise RuntimeError(
+                f"the destination answered a create without the worklog for source {row['tempo_worklog_id']};"
+                " it stays pending and is reconciled on the next run"
+            )
+        remaining.remove(match)
+        pairs.append((row, match))
+    return pairs
+
+
+def _record_created(
+    warehouse: Warehouse,
+    destination: Destination,
+    pairs: Sequence[tuple[Row, Mapping[str, Any]]],
+    run_id: str,
+    *,
+    event: str,
+) -> None:
+    with warehouse.get_connection() as connection:
+        connection.execute("begin transaction")
+        for row, worklog in pairs:
+            tempo_id, jira_id = destination.ids(worklog)
+            connection.execute(
+                """
+                update sync.worklog_links set state = 'created', destination_tempo_worklog_id = ?,
+                    destination_jira_worklog_id = ?, last_error = null, finished_at = current_timestamp,
+                    created_run_id = ?, last_run_id = ?
+                where source_site = ? and tempo_worklog_id = ?
+                """,
+                [tempo_id, jira_id, run_id, run_id, row["source_site"], row["tempo_worklog_id"]],
+            )
+            _event(connection, row, run_id, event, f"destination worklog {tempo_id or jira_id}")
+        connection.execute("commit")
+
+
+def _record_rejected(warehouse: Warehouse, rows: Sequence[Row], run_id: str, error: ApiError) -> None:
+    with warehouse.get_connection() as connection:
+        connection.execute("begin transaction")
+        for row in rows:
+            connection.execute(
+                "update sync.worklog_links set state = 'rejected', last_error = ?,"
+                " finished_at = current_timestamp, last_run_id = ?"
+                " where source_site = ? and tempo_worklog_id = ?",
+                [f"{error.status}: {error.message}", run_id, row["source_site"], row["tempo_worklog_id"]],
+            )
+            _event(connection, row, run_id, "rejected", f"{error.status}: {error.message}")
+        connection.execute("commit")
+
+
+def _set_error(connection: Any, row: Row, run_id: str, message: str) -> None:
+    connection.execute(
+        "update sync.worklog_links set last_error = ?, last_run_id = ?"
+        " where source_site = ? and tempo_worklog_id = ?",
+        [message, run_id, row["source_site"], row["tempo_worklog_id"]],
+    )
+    _event(connection, row, run_id, "unknown_outcome", message)
+
+
+def _event(connection: Any, row: Row, run_id: str, event: str, detail: str | None) -> None:
+    connection.execute(
+        "insert into sync.events values (?, ?, current_timestamp, ?, ?, ?)",
+        [row["source_site"], row["tempo_worklog_id"], run_id, event, detail],
+    )
+
+
+def _records(rows: list[Row]) -> list[Row]:
+    for row in rows:
+        row["attributes"] = _json_list(row["attributes"])
+    return rows
+
+
+def _json_list(value: object) -> list[Any]:
+    if value is None:
+        return []
+    return list(json.loads(value)) if isinstance(value, str) else list(value)  # type: ignore[call-overload]

@@ -1,0 +1,291 @@
+"""The replica: one row per source worklog, resolved and ready, or parked with a reason.
+
+Authors and issues are resolved once each (there are few), in Python, by the rules in
+:mod:`replication.authors`; the per-worklog work is one set-based SQL statement. Rows already
+claimed by the ledger are frozen: the replica keeps what was (or is being) sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from replication.authors import User, resolve_author
+from replication.frames import registered
+from replication.scope import IN_SCOPE, SCOPE_AUTHORS, Scope
+from resources.policy import SyncPolicy
+
+_RESOLVED_ROWS = f"""
+with destination_attributes as (
+    select key from directory.work_attributes where site = 'destination' and $destination_has_tempo
+)
+select
+    w.tempo_worklog_id,
+    $source_site as source_site,
+    w.work_date,
+    case when a.park_reason is not null or i.destination_issue_id is null
+        then 'parked' else 'ready' end as status,
+    coalesce(a.park_reason,
+             case when i.destination_issue_id is null then 'issue_unmapped' end) as park_reason,
+    coalesce(a.detail, i.detail) as park_detail,
+    a.rule as author_rule,
+    w.author_account_id as source_author_account_id,
+    a.source_email as source_author_email,
+    a.source_name as source_author_name,
+    a.destination_account_id as destination_author_account_id,
+    a.destination_email as destination_author_email,
+    a.time_zone as author_time_zone,
+    i.rule as issue_rule,
+    w.issue_id as source_issue_id,
+    i.source_key as source_issue_key,
+    i.destination_issue_id,
+    i.destination_key as destination_issue_key,
+    case when a.rule = 'fallback'
+        then concat_ws(chr(10) || chr(10), w.description,
+                       'Work by ' || coalesce(a.source_name, a.source_email, w.author_account_id)
+                       || ' (logged for them by tempo-sync).')
+        else w.description end as description,
+    w.created_at,
+    w.updated_at,
+    w.work_date as start_date,
+    w.start_time,
+    w.time_spent_seconds,
+    w.billable_seconds,
+    i.remaining_estimate_seconds,
+    w.jira_worklog_id as source_jira_worklog_id,
+    -- Only attributes whose key exists on the destination Tempo can be sent; Jira has none.
+    coalesce((select to_json(list(v)) from (select unnest(cast(w.attributes as json[])) as v) x
+              where v ->> '$.key' in (select key from destination_attributes)), '[]'::json) as attributes,
+    coalesce((select to_json(list(v ->> '$.key')) from (select unnest(cast(w.attributes as json[])) as v) x
+              where v ->> '$.key' not in (select key from destination_attributes)), '[]'::json)
+        as dropped_attributes
+from raw.source_worklogs w
+left join authors a on a.source_account_id = w.author_account_id
+left join issues i on i.source_issue_id = w.issue_id
+where {IN_SCOPE}
+"""
+
+
+@dataclass(frozen=True)
+class TransformCounts:
+    ready: int
+    parked: dict[str, int]
+    frozen: int
+    removed: int
+
+
+def build_replica(
+    connection: duckdb.DuckDBPyConnection,
+    policy: SyncPolicy,
+    scope: Scope,
+    run_id: str,
+    *,
+    destination_has_tempo: bool,
+) -> TransformCounts:
+    """Rebuild the scope's replica rows in one transaction."""
+    authors = _author_frame(connection, policy, scope)
+    issues = _issue_frame(connection, policy, scope)
+    params = {
+        **scope.params,
+        "source_site": policy.source_site,
+        "destination_has_tempo": destination_has_tempo,
+    }
+    with registered(connection, "authors", authors), registered(connection, "issues", issues):
+        return _rebuild(connection, params, scope, run_id)
+
+
+def _rebuild(
+    connection: duckdb.DuckDBPyConnection, params: dict[str, Any], scope: Scope, run_id: str
+) -> TransformCounts:
+    connection.execute("begin transaction")
+    try:
+        connection.execute(f"create or replace temp table resolved as {_RESOLVED_ROWS}", params)
+        frozen = _scalar(
+            connection,
+            "select count(*) from resolved r join sync.worklog_links l"
+            " on l.source_site = r.source_site and l.tempo_worklog_id = r.tempo_worklog_id"
+            " where l.state in ('created', 'pending')",
+        )
+        connection.execute(
+            """
+            insert into replica.worklogs
+            select r.*, md5(concat_ws('|', r.destination_author_account_id, r.destination_issue_id,
+                                      r.start_date, r.start_time, r.time_spent_seconds, r.billable_seconds,
+                                      r.description, r.remaining_estimate_seconds, r.attributes::varchar)),
+                   $run_id, $run_id, current_timestamp
+            from resolved r
+            where not exists (
+                select 1 from sync.worklog_links l
+                where l.source_site = r.source_site and l.tempo_worklog_id = r.tempo_worklog_id
+                  and l.state in ('created', 'pending'))
+            on conflict (tempo_worklog_id) do update set
+                status = excluded.status, park_reason = excluded.park_reason,
+                park_detail = excluded.park_detail, author_rule = excluded.author_rule,
+                source_author_account_id = excluded.source_author_account_id,
+                source_author_email = excluded.source_author_email,
+                source_author_name = excluded.source_author_name,
+                destination_author_account_id = excluded.destination_author_account_id,
+                destination_author_email = excluded.destination_author_email,
+                author_time_zone = excluded.author_time_zone, issue_rule = excluded.issue_rule,
+                source_issue_id = excluded.source_issue_id, source_issue_key = excluded.source_issue_key,
+                destination_issue_id = excluded.destination_issue_id,
+                destination_issue_key = excluded.destination_issue_key, description = excluded.description,
+                created_at = excluded.created_at, updated_at = excluded.updated_at,
+                work_date = excluded.work_date, start_date = excluded.start_date,
+                start_time = excluded.start_time, time_spent_seconds = excluded.time_spent_seconds,
+                billable_seconds = excluded.billable_seconds,
+                remaining_estimate_seconds = excluded.remaining_estimate_seconds,
+                source_jira_worklog_id = excluded.source_jira_worklog_id,
+                attributes = excluded.attributes, dropped_attributes = excluded.dropped_attributes,
+                content_hash = excluded.content_hash, last_run_id = excluded.last_run_id,
+                transformed_at = excluded.transformed_at
+            """,
+            {"run_id": run_id},
+        )
+        # A worklog deleted on the source before anything was sent leaves the replica too.
+        removed = _scalar(
+            connection,
+            """
+            delete from replica.worklogs r
+            where r.work_date between $date_from and $date_to
+              and r.tempo_worklog_id not in (select tempo_worklog_id from raw.source_worklogs)
+              and not exists (select 1 from sync.worklog_links l where l.tempo_worklog_id = r.tempo_worklog_id
+                              and l.source_site = r.source_site)
+            """,
+            scope.params,
+        )
+        ready = _scalar(connection, "select count(*) from resolved where status = 'ready'")
+        parked = dict(
+            connection.execute(
+                "select park_reason, count(*) from resolved where status = 'parked' group by 1 order by 1"
+            ).fetchall()
+        )
+        connection.execute("drop table resolved")
+        connection.execute("commit")
+    except BaseException:
+        connection.execute("rollback")
+        raise
+    return TransformCounts(ready, parked, frozen, removed)
+
+
+def _scalar(connection: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> int:
+    row = connection.execute(sql, params or {}).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _users(connection: duckdb.DuckDBPyConnection, site: str) -> dict[str, User | None]:
+    rows = connection.execute(
+        "select account_id, found, account_type, active, email, display_name, time_zone"
+        " from directory.users where site = ?",
+        [site],
+    ).fetchall()
+    return {
+        account_id: User(account_id, account_type or "unknown", bool(active), email, name, zone)
+        if found
+        else None
+        for account_id, found, account_type, active, email, name, zone in rows
+    }
+
+
+def _author_frame(connection: duckdb.DuckDBPyConnection, policy: SyncPolicy, scope: Scope) -> pd.DataFrame:
+    account_ids = [row[0] for row in connection.execute(SCOPE_AUTHORS, scope.params).fetchall()]
+    source, destination = _users(connection, "source"), _users(connection, "destination")
+    searches = dict(
+        connection.execute(
+            "select email, match_account_ids from directory.user_searches where site = 'destination'"
+        ).fetchall()
+    )
+    fallback = destination.get(policy.fallback_account_id) if policy.fallback_account_id else None
+    rows = []
+    for account_id in account_ids:
+        source_user = source.get(account_id)
+        email = source_user.email if source_user else None
+        matches = (
+            [destination[i] for i in searches.get(email.lower(), []) if destination.get(i)] if email else []
+        )
+        override_id = policy.override_for(account_id, email)
+        override: User | str | None = None
+        if override_id is not None:
+            override = destination.get(override_id) or override_id
+        resolution = resolve_author(
+            account_id,
+            source_user,
+            destination.get(account_id),
+            [user for user in matches if user is not None],
+            override=override,
+            fallback=fallback,
+        )
+        target = resolution.destination
+        rows.append(
+            {
+                "source_account_id": account_id,
+                "source_email": email,
+                "source_name": source_user.display_name if source_user else None,
+                "destination_account_id": target.account_id if target else None,
+                "destination_email": target.email if target else None,
+                "time_zone": (target.time_zone if target else None)
+                or (source_user.time_zone if source_user else None),
+                "rule": str(resolution.rule) if resolution.rule else None,
+                "park_reason": str(resolution.park_reason) if resolution.park_reason else None,
+                "detail": resolution.detail,
+            }
+        )
+    columns = ["source_account_id", "source_email", "source_name", "destination_account_id",
+               "destination_email", "time_zone", "rule", "park_reason", "detail"]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns).astype(object)
+
+
+def _issue_frame(connection: duckdb.DuckDBPyConnection, policy: SyncPolicy, scope: Scope) -> pd.DataFrame:
+    rows = connection.execute(
+        f"""
+        select distinct w.issue_id, s.issue_key, s.remaining_estimate_seconds
+        from raw.source_worklogs w
+        left join directory.issues s on s.site = 'source' and s.issue_id = w.issue_id
+        where {IN_SCOPE}
+        """,
+        scope.params,
+    ).fetchall()
+    by_key = dict(
+        connection.execute(
+            "select issue_key, issue_id from directory.issues where site = 'destination'"
+        ).fetchall()
+    )
+    by_field = dict(
+        connection.execute(
+            "select source_key_field, issue_id from directory.issues"
+            " where site = 'destination' and source_key_field is not null"
+        ).fetchall()
+    )
+    key_of = {issue_id: key for key, issue_id in by_key.items()}
+    frame_rows = []
+    for issue_id, source_key, remaining in rows:
+        destination_id, rule, detail = None, None, None
+        if source_key is None:
+            detail = f"issue {issue_id} is not visible on the source site"
+        elif source_key in policy.issue_table:
+            rule, destination_id = "table", by_key.get(policy.issue_table[source_key])
+        elif policy.issue_strategy == "field":
+            rule, destination_id = "field", by_field.get(source_key)
+        else:
+            rule, destination_id = policy.issue_strategy, by_key.get(policy.destination_key(source_key) or "")
+        if source_key is not None and destination_id is None:
+            detail = f"{source_key} has no destination issue ({rule})"
+        frame_rows.append(
+            {
+                "source_issue_id": issue_id,
+                "source_key": source_key,
+                "destination_issue_id": destination_id,
+                "destination_key": key_of.get(destination_id) if destination_id is not None else None,
+                "rule": rule if destination_id is not None else None,
+                "remaining_estimate_seconds": remaining,
+                "detail": detail,
+            }
+        )
+    columns = ["source_issue_id", "source_key", "destination_issue_id", "destination_key", "rule",
+               "remaining_estimate_seconds", "detail"]  # fmt: skip
+    frame = pd.DataFrame(frame_rows, columns=columns)
+    return frame.astype({"source_issue_id": "int64", "destination_issue_id": "Int64",
+                         "remaining_estimate_seconds": "Int64"})  # fmt: skip

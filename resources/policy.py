@@ -1,0 +1,176 @@
+"""The sync policy: how issues are mapped and authors matched, read from one validated TOML file.
+
+Everything here is non-secret, so Dagster may show it in the UI. Without a file the defaults
+apply: same-key issue mapping, unresolved authors parked, never a substitute author.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import dagster as dg
+from pydantic import Field
+
+ISSUE_STRATEGIES = ("same_key", "project_map", "field")
+_PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]*-[1-9][0-9]*$")
+_CUSTOM_FIELD = re.compile(r"^customfield_[0-9]+$")
+_KNOWN = {
+    "": {"issues", "authors", "directory", "http"},
+    "issues": {"strategy", "field", "projects", "table"},
+    "authors": {"overrides", "fallback_account_id"},
+    "directory": {"user_ttl_hours", "issue_ttl_hours"},
+    "http": {"tempo_requests_per_second", "jira_requests_per_second"},
+}
+
+
+class PolicyError(ValueError):
+    """The policy file is invalid; the message names every problem and the file."""
+
+
+class SyncPolicy(dg.ConfigurableResource):
+    """How source issues and authors are matched on the destination."""
+
+    source_site: str = Field(description="The source site's identity in the ledger (its Jira host).")
+    issue_strategy: Literal["same_key", "project_map", "field"] = Field(
+        default="same_key",
+        description="same_key: CLI-3 is CLI-3; project_map: project keys renamed by issue_projects; "
+        "field: the destination issue whose text field issue_field holds the source key.",
+    )
+    issue_projects: dict[str, str] = Field(
+        default_factory=dict, description="source → destination project key"
+    )
+    issue_table: dict[str, str] = Field(
+        default_factory=dict, description="source → destination issue key; wins over the strategy"
+    )
+    issue_field: str | None = Field(default=None, description="e.g. customfield_10100")
+    author_overrides: dict[str, str] = Field(
+        default_factory=dict,
+        description="source accountId or email (any case) → destination accountId; wins over matching",
+    )
+    fallback_account_id: str | None = Field(
+        default=None,
+        description="opt-in: log unresolvable authors' work as this destination account, naming the real "
+        "author in the description. Unset (the default) parks them instead.",
+    )
+    user_ttl_hours: float = Field(default=24.0, description="how long a cached user lookup stays fresh")
+    issue_ttl_hours: float = Field(default=1.0, description="how long a cached issue lookup stays fresh")
+    tempo_requests_per_second: float = Field(
+        default=4.0, description="pace per Tempo token; Tempo documents about 5 per second (0: unpaced)"
+    )
+    jira_requests_per_second: float = Field(default=10.0, description="pace per Jira site (0: unpaced)")
+
+    def override_for(self, account_id: str, email: str | None) -> str | None:
+        if account_id in self.author_overrides:
+            return self.author_overrides[account_id]
+        if email:
+            lowered = {key.lower(): value for key, value in self.author_overrides.items() if "@" in key}
+            return lowered.get(email.lower())
+        return None
+
+    def destination_key(self, source_key: str) -> str | None:
+        """The destination key a source key maps to by table or key strategy (None for ``field``)."""
+        if source_key in self.issue_table:
+            return self.issue_table[source_key]
+        if self.issue_strategy == "field":
+            return None
+        if self.issue_strategy == "project_map":
+            project, _, number = source_key.partition("-")
+            return f"{self.issue_projects.get(project, project)}-{number}"
+        return source_key
+
+    @classmethod
+    def from_file(cls, path: Path | None, *, source_site: str) -> SyncPolicy:
+        """The policy in ``path`` (TOML), or the defaults when ``path`` is None."""
+        if path is None:
+            return cls(source_site=source_site)
+        try:
+            document = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+            raise PolicyError(f"cannot read the policy file {path}: {error}") from error
+        problems = _problems(document)
+        if problems:
+            raise PolicyError(
+                f"the policy file {path} is invalid:\n" + "\n".join(f"  - {p}" for p in problems)
+            )
+        issues, authors, directory, http = (
+            document.get(name, {}) for name in ("issues", "authors", "directory", "http")
+        )
+        return cls(
+            source_site=source_site,
+            issue_strategy=issues.get("strategy", "same_key"),
+            issue_projects=issues.get("projects", {}),
+            issue_table=issues.get("table", {}),
+            issue_field=issues.get("field"),
+            author_overrides=authors.get("overrides", {}),
+            fallback_account_id=authors.get("fallback_account_id"),
+            user_ttl_hours=float(directory.get("user_ttl_hours", 24.0)),
+            issue_ttl_hours=float(directory.get("issue_ttl_hours", 1.0)),
+            tempo_requests_per_second=float(http.get("tempo_requests_per_second", 4.0)),
+            jira_requests_per_second=float(http.get("jira_requests_per_second", 10.0)),
+        )
+
+
+def _problems(document: dict[str, Any]) -> list[str]:
+    problems = [f"unknown section [{name}]" for name in document if name not in _KNOWN[""]]
+    for section in _KNOWN[""] & document.keys():
+        if not isinstance(document[section], dict):
+            problems.append(f"[{section}] must be a table")
+            continue
+        problems += [
+            f"unknown key {key!r} in [{section}] (known: {', '.join(sorted(_KNOWN[section]))})"
+            for key in document[section]
+            if key not in _KNOWN[section]
+        ]
+    if problems:
+        return problems
+    issues, authors = document.get("issues", {}), document.get("authors", {})
+    strategy = issues.get("strategy", "same_key")
+    if strategy not in ISSUE_STRATEGIES:
+        problems.append(f"[issues] strategy is {strategy!r}; use one of {', '.join(ISSUE_STRATEGIES)}")
+    field = issues.get("field")
+    if strategy == "field" and not (isinstance(field, str) and _CUSTOM_FIELD.match(field)):
+        problems.append(
+            "[issues] strategy 'field' needs field = \"customfield_NNNNN\" (the destination field)"
+        )
+    if strategy != "field" and field is not None:
+        problems.append("[issues] field is only used with strategy = 'field'")
+    projects = issues.get("projects", {})
+    if strategy == "project_map" and not projects:
+        problems.append(
+            "[issues] strategy 'project_map' needs an [issues.projects] table, e.g. CLI = \"CLIENT\""
+        )
+    problems += _mapping(projects, "[issues.projects]", _PROJECT_KEY, "project keys like CLI")
+    problems += _mapping(issues.get("table", {}), "[issues.table]", _ISSUE_KEY, "issue keys like CLI-7")
+    overrides = authors.get("overrides", {})
+    if not isinstance(overrides, dict) or not all(
+        isinstance(key, str) and key and isinstance(value, str) and value for key, value in overrides.items()
+    ):
+        problems.append("[authors.overrides] maps a source accountId or email to a destination accountId")
+    fallback = authors.get("fallback_account_id")
+    if fallback is not None and not (isinstance(fallback, str) and fallback.strip()):
+        problems.append("[authors] fallback_account_id must be a destination accountId")
+    problems += _numbers(document, "directory", 24 * 365, "a number of hours between 0 and 8760")
+    problems += _numbers(document, "http", 1000, "a number between 0 (unpaced) and 1000")
+    return problems
+
+
+def _numbers(document: dict[str, Any], section: str, most: float, what: str) -> list[str]:
+    return [
+        f"[{section}] {key} must be {what}"
+        for key, value in document.get(section, {}).items()
+        if isinstance(value, bool) or not (isinstance(value, int | float) and 0 <= value <= most)
+    ]
+
+
+def _mapping(table: object, name: str, pattern: re.Pattern[str], what: str) -> list[str]:
+    if not isinstance(table, dict):
+        return [f"{name} must be a table"]
+    return [
+        f"{name} {key!r} = {value!r}: both sides must be {what}"
+        for key, value in table.items()
+        if not (isinstance(value, str) and pattern.match(key) and pattern.match(value))
+    ]

@@ -1,0 +1,124 @@
+"""The DuckDB warehouse: ordered migrations and short connections that wait for the file lock.
+
+DuckDB lets one process at a time open a file for writing, and another process cannot even read
+it meanwhile. So every connection here is short (one batch of work, never across an HTTP call),
+and opening one retries with backoff for as long as another run may reasonably hold the file.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+from dagster_duckdb import DuckDBResource
+from pydantic import Field
+
+from resources.migrations import MIGRATIONS
+
+logger = logging.getLogger(__name__)
+
+_migrated: set[str] = set()  # database paths already migrated by this process
+_migrate_lock = threading.Lock()
+
+
+class WarehouseBusyError(RuntimeError):
+    """Another process kept the DuckDB file locked for longer than the wait allows."""
+
+
+class Warehouse(DuckDBResource):
+    """The product's DuckDB file: raw, directory, replica, sync (the ledger) and lineage schemas."""
+
+    lock_wait_seconds: float = Field(
+        default=600.0, description="how long to wait for another process to release the DuckDB file"
+    )
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A write connection on a migrated database; close it before any remote call."""
+        self._migrate_once()
+        connection = self._open(read_only=False)
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    @contextmanager
+    def read_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection, for reports and checks that must not block writers for long."""
+        connection = self._open(read_only=True)
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    def schema_version(self) -> int:
+        with self.get_connection() as connection:
+            row = connection.execute("select max(version) from meta.migrations").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def _migrate_once(self) -> None:
+        path = str(Path(self.database).resolve())
+        if path in _migrated:
+            return
+        with _migrate_lock:
+            if path in _migrated:
+                return
+            Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+            connection = self._open(read_only=False)
+            try:
+                migrate(connection)
+            finally:
+                connection.close()
+            _migrated.add(path)
+
+    def _open(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + self.lock_wait_seconds
+        delay = 0.05
+        while True:
+            try:
+                return duckdb.connect(self.database, read_only=read_only, config=self.connection_config)
+            except duckdb.IOException as error:
+                if "lock" not in str(error).lower() or time.monotonic() > deadline:
+                    if "lock" in str(error).lower():
+                        raise WarehouseBusyError(
+                            f"the DuckDB file {self.database} stayed locked by another process for "
+                            f"{self.lock_wait_seconds:.0f} s; wait for the other run to finish, or raise "
+                            "lock_wait_seconds"
+                        ) from error
+                    raise
+                logger.debug("DuckDB file %s is locked by another process; waiting", self.database)
+                time.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not security
+                delay = min(delay * 2, 2.0)
+
+
+def migrate(connection: duckdb.DuckDBPyConnection) -> list[int]:
+    """Apply the migrations this database has not seen yet, in order, each in one transaction."""
+    connection.execute("create schema if not exists meta")
+    connection.execute(
+        "create table if not exists meta.migrations ("
+        " version integer primary key, name varchar not null, applied_at timestamptz not null)"
+    )
+    done = {row[0] for row in connection.execute("select version from meta.migrations").fetchall()}
+    applied = []
+    for version, name, statements in MIGRATIONS:
+        if version in done:
+            continue
+        connection.execute("begin transaction")
+        try:
+            for statement in statements:
+                connection.execute(statement)
+            connection.execute(
+                "insert into meta.migrations values (?, ?, current_timestamp)", [version, name]
+            )
+            connection.execute("commit")
+        except BaseException:
+            connection.execute("rollback")
+            raise
+        applied.append(version)
+    return applied

@@ -1,0 +1,190 @@
+"""End to end, over real HTTP: the sync job against a sandbox whose destination has Tempo."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import httpx
+import pytest
+
+from sandbox.config import CREDENTIALS, DataKnobs
+from tests.support.sync import SyncHarness
+
+DAY = date(2025, 3, 5)
+
+
+def _tempo(harness: SyncHarness, site: str) -> httpx.Client:
+    urls = getattr(harness.sandbox.urls, site)
+    return httpx.Client(
+        base_url=urls.tempo, headers={"Authorization": f"Bearer {CREDENTIALS[site].tempo_token}"}
+    )
+
+
+def _jira(harness: SyncHarness, site: str) -> httpx.Client:
+    urls, credentials = getattr(harness.sandbox.urls, site), CREDENTIALS[site]
+    return httpx.Client(base_url=urls.jira, auth=(credentials.jira_email, credentials.jira_token))
+
+
+def _outcomes(harness: SyncHarness) -> dict[int, str]:
+    rows = harness.query(
+        "select r.tempo_worklog_id, r.status, r.park_reason, l.state from replica.worklogs r"
+        " left join sync.worklog_links l using (tempo_worklog_id)"
+    )
+    return {
+        tempo_id: "synced" if state == "created" else f"parked:{reason}" if status == "parked" else str(state)
+        for tempo_id, status, reason, state in rows
+    }
+
+
+def _load_metadata(result: object) -> dict[str, object]:
+    """The load's metadata; a range run reports one materialization per partition, all alike."""
+    materializations = result.asset_materializations_for_node("destination_worklogs")  # type: ignore[attr-defined]
+    assert materializations
+    return {key: value.value for key, value in materializations[0].metadata.items()}
+
+
+def test_every_source_worklog_is_synced_or_parked_with_its_documented_reason(harness):
+    result = harness.run(DAY)
+    assert result.success
+    with harness.sandbox.admin() as admin:
+        scenarios = [s for s in admin.scenarios("source", DAY, DAY) if s["visible"]]
+        created_on_destination = admin.changed_worklogs("destination")
+    outcomes = _outcomes(harness)
+    assert {s["tempo_id"]: s["expected"] for s in scenarios} == {
+        s["tempo_id"]: outcomes[s["tempo_id"]] for s in scenarios
+    }
+    parked_reasons = {outcome for outcome in outcomes.values() if outcome.startswith("parked:")}
+    assert parked_reasons == {
+        "parked:email_hidden", "parked:app_account", "parked:deleted_user", "parked:no_destination_user",
+        "parked:inactive_destination_user", "parked:ambiguous_email", "parked:issue_unmapped",
+    }  # fmt: skip
+    synced = sum(1 for outcome in outcomes.values() if outcome == "synced")
+    assert synced == sum(1 for s in scenarios if s["expected"] == "synced") > 20
+    assert len(created_on_destination) == synced
+    metadata = _load_metadata(result)
+    assert metadata["created"] == synced
+    assert metadata["dagster/partition_row_count"] == synced
+
+
+def test_every_exchanged_field_arrives_as_it_was_on_the_source(harness):
+    assert harness.run(DAY).success
+    links = harness.query(
+        "select r.tempo_worklog_id, l.destination_tempo_worklog_id, l.destination_jira_worklog_id,"
+        " r.destination_author_account_id, r.source_jira_worklog_id, r.author_rule"
+        " from replica.worklogs r join sync.worklog_links l using (tempo_worklog_id)"
+        " where l.state = 'created'"
+    )
+    with harness.sandbox.admin() as admin:
+        scenario_of = {s["tempo_id"]: s for s in admin.scenarios("source", DAY, DAY)}
+        people = admin.people()
+    twin = {p["source"]["account_id"]: p["destination"] for p in people if p["source"] and p["destination"]}
+    source_tempo, destination_tempo = _tempo(harness, "source"), _tempo(harness, "destination")
+    source_jira, destination_jira = _jira(harness, "source"), _jira(harness, "destination")
+    seen_scenarios = set()
+    with source_tempo, destination_tempo, source_jira, destination_jira:
+        for tempo_id, destination_id, destination_jira_id, author, source_jira_id, rule in links:
+            scenario = scenario_of[tempo_id]
+            seen_scenarios.add(scenario["scenario"])
+            source = source_tempo.get(f"/4/worklogs/{tempo_id}").json()
+            copy = destination_tempo.get(f"/4/worklogs/{destination_id}").json()
+            assert source_jira_id == scenario["jira_id"]
+            assert destination_jira_id is not None
+            # The same person: their destination account (matched by the documented rule).
+            source_author = source["author"]["accountId"]
+            assert copy["author"]["accountId"] == author == twin[source_author]["account_id"]
+            assert rule in ("same_account", "email_match")
+            # The corresponding issue: same key on both sites.
+            source_issue = source_jira.get(
+                f"/rest/api/3/issue/{source['issue']['id']}", params={"fields": "key,timeestimate"}
+            ).json()
+            copy_issue = destination_jira.get(
+                f"/rest/api/3/issue/{copy['issue']['id']}", params={"fields": "key,timeestimate"}
+            ).json()
+            assert copy_issue["key"] == source_issue["key"]
+            for field in ("startDate", "timeSpentSeconds", "billableSeconds"):
+                assert copy[field] == source[field], (scenario["scenario"], field)
+            assert copy.get("startTime") == source.get("startTime"), scenario["scenario"]
+            assert copy.get("description") == source.get("description"), scenario["scenario"]
+            source_attributes = {a["key"]: a["value"] for a in source["attributes"]["values"]}
+            copied = {a["key"]: a["value"] for a in copy["attributes"]["values"]}
+            assert copied == {k: v for k, v in source_attributes.items() if k != "_ExternalRef_"}
+            # The remaining estimate is the source issue's, set once per destination issue.
+            assert copy_issue["fields"]["timeestimate"] == source_issue["fields"]["timeestimate"]
+    assert {
+        "unicode_description", "long_description", "no_description", "no_start_time", "start_near_midnight",
+        "start_after_midnight", "billable_differs", "work_attributes", "edited_after_creation",
+        "author:different_account_ids", "author:email_case", "author:email_prefix",
+        "author:inactive_on_source",
+    } <= seen_scenarios  # fmt: skip
+    dropped = harness.query(
+        "select dropped_attributes from replica.worklogs r join sync.worklog_links l using (tempo_worklog_id)"
+        " where l.state = 'created' and dropped_attributes::varchar <> '[]'"
+    )
+    assert dropped
+    assert all("_ExternalRef_" in row[0] for row in dropped)
+
+
+def test_rerunning_a_synced_range_creates_nothing(harness):
+    first = harness.run(DAY, date(2025, 3, 6))
+    assert first.success
+    with harness.sandbox.admin() as admin:
+        before = len(admin.changed_worklogs("destination"))
+    again = harness.run(DAY, date(2025, 3, 6))
+    overlapping = harness.run(date(2025, 3, 6))
+    assert again.success
+    assert overlapping.success
+    with harness.sandbox.admin() as admin:
+        assert len(admin.changed_worklogs("destination")) == before
+    assert _load_metadata(first)["created"] == before
+    assert _load_metadata(again)["created"] == 0
+    assert _load_metadata(again)["already_synced"] == before
+    assert _load_metadata(overlapping)["created"] == 0
+    runs = harness.query(
+        "select status, partition_start, partition_end from lineage.runs order by started_at"
+    )
+    assert runs == [
+        ("succeeded", DAY, date(2025, 3, 6)),
+        ("succeeded", DAY, date(2025, 3, 6)),
+        ("succeeded", date(2025, 3, 6), date(2025, 3, 6)),
+    ]
+
+
+def test_a_parked_worklog_syncs_once_its_author_exists_on_the_destination(harness):
+    assert harness.run(DAY).success
+    with harness.sandbox.admin() as admin:
+        person = next(p for p in admin.people() if p["kind"] == "missing_on_destination")["source"]
+    parked = harness.query(
+        "select tempo_worklog_id from replica.worklogs"
+        " where source_author_account_id = ? and park_reason = ?",
+        [person["account_id"], "no_destination_user"],
+    )
+    assert parked
+    with harness.sandbox.admin() as admin:
+        admin.put_user("destination", "712020:hired-later", display_name=person["display_name"],
+                       email=person["email"].upper(), time_zone=person["time_zone"])  # fmt: skip
+    # A run of a later day retries every parked row, whatever its day.
+    assert harness.run(date(2025, 3, 6)).success
+    rows = harness.query(
+        "select r.status, r.author_rule, r.destination_author_account_id, l.state, l.created_run_id"
+        " from replica.worklogs r join sync.worklog_links l using (tempo_worklog_id)"
+        " where r.tempo_worklog_id in (select unnest(?))",
+        [[row[0] for row in parked]],
+    )
+    assert len(rows) == len(parked)
+    assert all(row[:4] == ("ready", "email_match", "712020:hired-later", "created") for row in rows)
+
+
+@pytest.mark.slow
+def test_a_day_with_more_than_5000_worklogs_is_read_in_pages_and_synced(make_harness):
+    harness = make_harness(data=DataKnobs(worklogs_per_day=5200), bulk_item_seconds=0.0)
+    result = harness.run(DAY)
+    assert result.success
+    with harness.sandbox.admin() as admin:
+        visible = [s for s in admin.scenarios("source", DAY, DAY) if s["visible"]]
+        pages = admin.count("source", "tempo", "GET /4/worklogs")
+        created = len(admin.changed_worklogs("destination"))
+    assert len(visible) > 5000
+    assert pages == 2
+    assert harness.scalar("select count(*) from raw.source_worklogs") == len(visible)
+    assert created == sum(1 for s in visible if s["expected"] == "synced")
+    assert _load_metadata(result)["created"] == created

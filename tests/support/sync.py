@@ -1,0 +1,52 @@
+"""A harness that runs the real sync job against a test sandbox, with a DuckDB file in a temp dir."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+
+from pipelines.definitions import build_definitions
+from sandbox.server import SandboxServer
+
+# Tests run against an unlimited sandbox, so the product's pacing only slows them down.
+UNPACED = "[http]\ntempo_requests_per_second = 0\njira_requests_per_second = 0\n"
+
+
+@dataclass
+class SyncHarness:
+    sandbox: SandboxServer
+    environ: dict[str, str]
+    duckdb_path: Path
+    instance: dg.DagsterInstance
+
+    def definitions(self) -> dg.Definitions:
+        return build_definitions(self.environ)
+
+    def run(self, date_from: date, date_to: date | None = None, **options: Any) -> dg.ExecuteInProcessResult:
+        """One run of the sync job over the work dates, in this process."""
+        job = self.definitions().resolve_job_def("sync_worklogs")
+        date_to = date_to or date_from
+        if date_from == date_to:
+            return job.execute_in_process(
+                instance=self.instance, partition_key=date_from.isoformat(), **options
+            )
+        tags = {
+            "dagster/asset_partition_range_start": date_from.isoformat(),
+            "dagster/asset_partition_range_end": date_to.isoformat(),
+        }
+        return job.execute_in_process(instance=self.instance, tags=tags, **options)
+
+    def query(
+        self, sql: str, params: Sequence[object] | dict[str, object] | None = None
+    ) -> list[tuple[Any, ...]]:
+        with duckdb.connect(str(self.duckdb_path), read_only=True) as connection:
+            return connection.execute(sql, params or []).fetchall()
+
+    def scalar(self, sql: str, params: Sequence[object] | dict[str, object] | None = None) -> Any:
+        return self.query(sql, params)[0][0]
