@@ -33,6 +33,9 @@ def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
         ],
         jobs=[sync_worklogs],
         resources=build_resources(settings, policy),
+        # The steps form a chain and all write one DuckDB file, so separate step processes would buy
+        # no parallelism and cost a Python start-up per step; a run is one process.
+        executor=dg.in_process_executor,
     )
 
 

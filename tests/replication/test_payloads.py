@@ -1,0 +1,93 @@
+"""What is sent for a replica row, and how a destination worklog is recognised as its copy."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from replication.payloads import (
+    LINK_PROPERTY,
+    jira_payload,
+    jira_started,
+    matches_jira,
+    matches_tempo,
+    tempo_payload,
+)
+
+ROW = {
+    "tempo_worklog_id": 20152000007,
+    "source_jira_worklog_id": 120152000007,
+    "destination_author_account_id": "712020:ana",
+    "destination_issue_id": 20044,
+    "source_author_name": "Ana Lima",
+    "author_time_zone": "Pacific/Auckland",
+    "start_date": date(2025, 3, 5),
+    "start_time": "23:45:00",
+    "time_spent_seconds": 5400,
+    "billable_seconds": 0,
+    "description": "Zürich 東京\nsecond line",
+    "remaining_estimate_seconds": 7200,
+    "attributes": [{"key": "_Activity_", "value": "Dev"}],
+}
+
+
+def test_the_tempo_payload_carries_every_exchanged_field_and_the_estimate_only_when_asked():
+    body = tempo_payload(ROW, with_estimate=True)
+    assert body == {
+        "authorAccountId": "712020:ana",
+        "issueId": 20044,
+        "startDate": "2025-03-05",
+        "startTime": "23:45:00",
+        "timeSpentSeconds": 5400,
+        "billableSeconds": 0,
+        "description": "Zürich 東京\nsecond line",
+        "attributes": [{"key": "_Activity_", "value": "Dev"}],
+        "remainingEstimateSeconds": 7200,
+    }
+    assert "remainingEstimateSeconds" not in tempo_payload(ROW, with_estimate=False)
+    bare = tempo_payload(
+        ROW | {"start_time": None, "description": None, "billable_seconds": None}, with_estimate=False
+    )
+    assert {"startTime", "description", "billableSeconds"}.isdisjoint(bare)
+
+
+def test_jira_started_is_local_time_with_the_offset_of_that_moment():
+    assert jira_started(date(2025, 3, 5), "23:45:00", "Pacific/Auckland") == "2025-03-05T23:45:00.000+1300"
+    assert jira_started(date(2025, 7, 5), "08:00:00", "Pacific/Auckland") == "2025-07-05T08:00:00.000+1200"
+    assert jira_started(date(2025, 3, 5), None, "America/Los_Angeles") == "2025-03-05T00:00:00.000-0800"
+    assert jira_started(date(2025, 3, 5), "09:00:00", "Not/AZone") == "2025-03-05T09:00:00.000+0000"
+
+
+def test_the_jira_payload_names_the_worker_and_links_the_source():
+    body = jira_payload(ROW, source_site="client.atlassian.net")
+    texts = [p["content"][0]["text"] if p["content"] else "" for p in body["comment"]["content"]]
+    signature = "Work by Ana Lima, logged in Tempo on client.atlassian.net (Tempo worklog 20152000007)."
+    assert texts == ["Zürich 東京", "second line", "", signature]
+    assert body["properties"] == [
+        {
+            "key": LINK_PROPERTY,
+            "value": {
+                "sourceSite": "client.atlassian.net",
+                "tempoWorklogId": 20152000007,
+                "jiraWorklogId": 120152000007,
+            },
+        }
+    ]
+    assert matches_jira(ROW, {"properties": body["properties"]}, source_site="client.atlassian.net")
+    assert not matches_jira(ROW, {"properties": body["properties"]}, source_site="other.atlassian.net")
+    assert not matches_jira(ROW, {}, source_site="client.atlassian.net")
+
+
+def test_a_tempo_worklog_matches_by_natural_key_only_when_every_part_agrees():
+    copy = {
+        "author": {"accountId": "712020:ana"},
+        "issue": {"id": 20044},
+        "startDate": "2025-03-05",
+        "startTime": "23:45:00",
+        "timeSpentSeconds": 5400,
+        "description": "Zürich 東京\nsecond line",
+    }
+    assert matches_tempo(ROW, copy)
+    assert not matches_tempo(ROW, copy | {"timeSpentSeconds": 5401})
+    assert not matches_tempo(ROW, copy | {"author": {"accountId": "712020:bob"}})
+    assert not matches_tempo(ROW, {k: v for k, v in copy.items() if k != "startTime"})
+    assert matches_tempo(ROW | {"start_time": "9:05:00"}, copy | {"startTime": "09:05:00"})

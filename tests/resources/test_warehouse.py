@@ -1,0 +1,71 @@
+"""The DuckDB warehouse: ordered, idempotent migrations, and waiting for another process's lock."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import duckdb
+import pytest
+
+from resources.migrations import MIGRATIONS
+from resources.warehouse import Warehouse, WarehouseBusyError, migrate
+
+HOLD_LOCK = """
+import sys, time, duckdb
+connection = duckdb.connect(sys.argv[1])
+connection.execute("create table if not exists hold (x integer)")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+connection.close()
+"""
+
+
+def test_migrations_are_ordered_and_apply_once(tmp_path):
+    versions = [version for version, _, _ in MIGRATIONS]
+    assert versions == sorted(versions) == list(range(1, len(versions) + 1))
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
+        assert migrate(connection) == versions
+        assert migrate(connection) == []
+        tables = {row[0] for row in connection.execute(
+            "select table_schema || '.' || table_name from information_schema.tables"
+        ).fetchall()}  # fmt: skip
+    assert {"raw.source_worklogs", "replica.worklogs", "sync.worklog_links", "lineage.runs"} <= tables
+
+
+def _hold(path: str, seconds: float) -> subprocess.Popen[str]:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, path, str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def test_a_writer_waits_for_another_process_to_release_the_file(tmp_path):
+    path = str(tmp_path / "w.duckdb")
+    Warehouse(database=path).schema_version()  # migrate first, while nobody holds the file
+    holder = _hold(path, 1.5)
+    started = time.monotonic()
+    with Warehouse(database=path, lock_wait_seconds=60).get_connection() as connection:
+        assert connection.execute("select count(*) from hold").fetchone() == (0,)
+    holder.wait(timeout=30)
+    assert holder.returncode == 0
+    # The file could only be opened once the holder let go, 1.5 s after it took the lock.
+    assert time.monotonic() - started >= 1.0
+
+
+def test_a_writer_gives_up_with_the_fix_when_the_lock_outlasts_the_wait(tmp_path):
+    path = str(tmp_path / "w.duckdb")
+    Warehouse(database=path).schema_version()
+    holder = _hold(path, 5)
+    try:
+        busy = Warehouse(database=path, lock_wait_seconds=0.5)
+        with pytest.raises(
+            WarehouseBusyError, match=r"stayed locked by another process.*wait for the other run"
+        ):
+            busy.get_connection().__enter__()
+    finally:
+        holder.kill()
+        holder.wait()
