@@ -18,7 +18,7 @@ PAGE_SIZE = 5000  # Tempo v4's largest page
     kinds={"tempo", "duckdb"},
 )
 def source_worklogs(
-    context: dg.AssetExecutionContext, source_tempo: TempoClient, warehouse: Warehouse
+    context: dg.AssetExecutionContext, source_tempo: TempoClient, policy: SyncPolicy, warehouse: Warehouse
 ) -> dg.MaterializeResult:
     """Every Tempo worklog on the source site for the work dates, as Tempo last returned it.
 
@@ -27,6 +27,8 @@ def source_worklogs(
     `raw.quarantine` with the reason; the rest of the day goes on.
     """
     scope = scope_of(context)
+    with warehouse.get_connection() as connection:
+        extract.claim_source_site(connection, policy.source_site)
     with recorded_step(context, warehouse, "extract") as counts, metered(source_tempo) as calls:
         for page, records in enumerate(
             source_tempo.worklog_pages(scope.date_from, scope.date_to, page_size=PAGE_SIZE)

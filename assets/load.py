@@ -4,7 +4,7 @@ import dagster as dg
 
 from assets.steps import SYNC_STEP, metered, recorded_step, scope_of, table_metadata
 from assets.transform import worklog_replica
-from replication.load import Destination, JiraDestination, TempoDestination, load
+from replication.load import Destination, JiraDestination, LoadCounts, TempoDestination, load
 from resources.jira import JiraClient
 from resources.policy import SyncPolicy
 from resources.tempo import TempoClient
@@ -59,18 +59,20 @@ def destination_worklogs(
             source_site=policy.source_site,
             run_is_active=run_is_active,
         )
-        if destination_tempo.token:
-            _link_jira_ids(destination_tempo, warehouse, context.run.run_id)
         counts.update(created=result.created, adopted=result.adopted, already_synced=result.already_synced,
                       rejected=result.rejected, pending=result.pending, busy=result.busy,
+                      not_attempted=result.not_attempted,
                       by_day={day: dict(c) for day, c in result.by_day.items()},
                       api_calls=calls)  # fmt: skip
-        if result.pending:
-            raise dg.Failure(
-                f"{result.pending} worklog(s) could not be confirmed on the destination; they stay pending "
-                "in the ledger and are reconciled (never resent blindly) on the next run",
-                metadata={"created": result.created, "pending": result.pending},
-            )
+        if result.pending or result.stopped:
+            left = {
+                "created": result.created,
+                "pending": result.pending,
+                "not_attempted": result.not_attempted,
+            }
+            raise dg.Failure(_unfinished(result), metadata=left)
+        if destination_tempo.token:
+            _link_jira_ids(destination_tempo, warehouse)
     if result.rejected:
         context.log.warning(
             f"{result.rejected} worklog(s) rejected by the destination; see sync.worklog_links"
@@ -88,16 +90,24 @@ def destination_worklogs(
     )
 
 
-def _link_jira_ids(tempo: TempoClient, warehouse: Warehouse, run_id: str) -> None:
-    """Fill in the Jira worklog ids of Tempo worklogs this run created on the destination."""
+def _unfinished(result: LoadCounts) -> str:
+    message = (
+        f"{result.pending} worklog(s) could not be confirmed on the destination; they stay pending in the "
+        "ledger and are reconciled (never resent blindly) on the next run"
+    )
+    if result.stopped:
+        message += f". {result.stopped}; {result.not_attempted} more worklog(s) wait for the next run"
+    return message
+
+
+def _link_jira_ids(tempo: TempoClient, warehouse: Warehouse) -> None:
+    """Fill in the Jira worklog ids of the Tempo worklogs created on the destination."""
     with warehouse.get_connection() as connection:
         ids = [
             row[0]
             for row in connection.execute(
-                "select destination_tempo_worklog_id from sync.worklog_links"
-                " where created_run_id = ? and destination_jira_worklog_id is null"
-                " and destination_tempo_worklog_id is not null",
-                [run_id],
+                "select destination_tempo_worklog_id from sync.worklog_links where state = 'created'"
+                " and destination_jira_worklog_id is null and destination_tempo_worklog_id is not null"
             ).fetchall()
         ]
     if not ids:

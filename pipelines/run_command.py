@@ -75,6 +75,8 @@ def run_command(args: argparse.Namespace) -> int:
         for event in result.all_events:
             if event.is_step_failure and event.step_key and event.event_specific_data is not None:
                 error = event.event_specific_data.error  # type: ignore[union-attr]
+                while error is not None and error.cause is not None:
+                    error = error.cause  # the product's own error, not Dagster's wrapper
                 message = error.message.strip() if error else "unknown error"
                 print(f"tempo-sync: step {event.step_key} failed: {message}", file=sys.stderr)
         print(f"tempo-sync: run {result.run_id} failed", file=sys.stderr)

@@ -46,9 +46,10 @@ class SiteSettings:
 
     @property
     def host(self) -> str:
-        """The site's identity in the ledger: its Jira host, e.g. ``client.atlassian.net``."""
+        """The site's identity in the ledger: its Jira host, e.g. ``client.atlassian.net``. The port
+        is left out so that a sandbox on a new free port is still the same site."""
         parts = urlsplit(self.jira_url)
-        return parts.netloc + parts.path.rstrip("/")
+        return (parts.hostname or "") + parts.path.rstrip("/")
 
 
 @dataclass(frozen=True)

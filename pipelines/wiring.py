@@ -25,12 +25,16 @@ def build_resources(settings: Settings, policy: SyncPolicy) -> dict[str, Any]:
             token=_secret(settings, f"{prefix}_JIRA_TOKEN", config.jira_token),
             site=site,
             requests_per_second=policy.jira_requests_per_second,
+            max_retries=policy.max_retries,
+            backoff_seconds=policy.backoff_seconds,
         )
         resources[f"{site}_tempo"] = TempoClient(
             base_url=config.tempo_url,
             token=_tempo_token(settings, prefix, config),
             site=site,
             requests_per_second=policy.tempo_requests_per_second,
+            max_retries=policy.max_retries,
+            backoff_seconds=policy.backoff_seconds,
         )
     return resources
 

@@ -77,6 +77,22 @@ from parsed
 """
 
 
+class SiteMismatchError(RuntimeError):
+    """The DuckDB file was made for another source site; mixing two would corrupt the ledger."""
+
+
+def claim_source_site(connection: duckdb.DuckDBPyConnection, site: str) -> None:
+    """Tie the file to its source site on first use; refuse another site later."""
+    row = connection.execute("select site from meta.sites where role = 'source'").fetchone()
+    if row is None:
+        connection.execute("insert into meta.sites values ('source', ?, current_timestamp)", [site])
+    elif row[0] != site:
+        raise SiteMismatchError(
+            f"this DuckDB file holds worklogs of the source site {row[0]}, but the settings name {site}; "
+            "point TEMPO_SYNC_DUCKDB at another file for another site"
+        )
+
+
 @dataclass(frozen=True)
 class ExtractCounts:
     read: int

@@ -46,6 +46,10 @@ order by r.destination_issue_id, r.start_date, r.start_time nulls first, r.tempo
 """
 
 
+class DestinationUnavailableError(RuntimeError):
+    """The destination cannot be read to reconcile; nothing more is sent in this run."""
+
+
 @dataclass
 class LoadCounts:
     created: int = 0
@@ -54,6 +58,8 @@ class LoadCounts:
     rejected: int = 0
     pending: int = 0
     busy: int = 0  # claimed by another run that is still working on them
+    not_attempted: int = 0  # left for the next run after the destination became unavailable
+    stopped: str | None = None  # why the load stopped early
     by_day: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
 
     def note(self, row: Mapping[str, Any], outcome: str) -> None:
@@ -173,8 +179,16 @@ def load(
             counts.note(row, "busy")
         else:
             by_issue[int(row["destination_issue_id"])].append(row)
-    for issue_id, rows in by_issue.items():
-        _load_issue(warehouse, destination, issue_id, rows, run_id, counts)
+    issues = list(by_issue.items())
+    for position, (issue_id, rows) in enumerate(issues):
+        try:
+            _load_issue(warehouse, destination, issue_id, rows, run_id, counts)
+        except DestinationUnavailableError as error:
+            counts.stopped = str(error)
+            for _, later in issues[position + 1 :]:
+                for row in later:
+                    counts.note(row, "not_attempted")
+            break
     return counts
 
 
@@ -219,10 +233,12 @@ def _reconcile(
     try:
         existing = destination.existing(issue_id, [row["start_date"] for row in rows])
     except ApiError as error:
-        logger.warning("cannot reconcile issue %s yet (%s); its rows stay pending", issue_id, error)
         for row in rows:
             counts.note(row, "pending")
-        return []
+        raise DestinationUnavailableError(
+            f"cannot read the destination's worklogs of issue {issue_id} to reconcile ({error}); "
+            "the load stopped, and unconfirmed worklogs stay pending"
+        ) from error
     with warehouse.get_connection() as connection:
         claimed = {
             value

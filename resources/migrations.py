@@ -190,4 +190,17 @@ _INITIAL = (
     """,
 )
 
-MIGRATIONS: tuple[Migration, ...] = ((1, "initial schema", _INITIAL),)
+_SITES = (
+    """
+    create table meta.sites (
+        role varchar primary key,
+        site varchar not null,
+        recorded_at timestamptz not null
+    )
+    """,
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    (1, "initial schema", _INITIAL),
+    (2, "the sites a file belongs to", _SITES),
+)

@@ -23,7 +23,7 @@ _KNOWN = {
     "issues": {"strategy", "field", "projects", "table"},
     "authors": {"overrides", "fallback_account_id"},
     "directory": {"user_ttl_hours", "issue_ttl_hours"},
-    "http": {"tempo_requests_per_second", "jira_requests_per_second"},
+    "http": {"tempo_requests_per_second", "jira_requests_per_second", "max_retries", "backoff_seconds"},
 }
 
 
@@ -62,6 +62,11 @@ class SyncPolicy(dg.ConfigurableResource):
         default=4.0, description="pace per Tempo token; Tempo documents about 5 per second (0: unpaced)"
     )
     jira_requests_per_second: float = Field(default=10.0, description="pace per Jira site (0: unpaced)")
+    max_retries: int = Field(default=6, description="retries of a request that hit a 429, a 5xx or no answer")
+    backoff_seconds: float = Field(
+        default=1.0,
+        description="first wait between retries when the service gives no Retry-After; it doubles",
+    )
 
     def override_for(self, account_id: str, email: str | None) -> str | None:
         if account_id in self.author_overrides:
@@ -111,6 +116,8 @@ class SyncPolicy(dg.ConfigurableResource):
             issue_ttl_hours=float(directory.get("issue_ttl_hours", 1.0)),
             tempo_requests_per_second=float(http.get("tempo_requests_per_second", 4.0)),
             jira_requests_per_second=float(http.get("jira_requests_per_second", 10.0)),
+            max_retries=int(http.get("max_retries", 6)),
+            backoff_seconds=float(http.get("backoff_seconds", 1.0)),
         )
 
 
@@ -153,16 +160,28 @@ def _problems(document: dict[str, Any]) -> list[str]:
     fallback = authors.get("fallback_account_id")
     if fallback is not None and not (isinstance(fallback, str) and fallback.strip()):
         problems.append("[authors] fallback_account_id must be a destination accountId")
-    problems += _numbers(document, "directory", 24 * 365, "a number of hours between 0 and 8760")
-    problems += _numbers(document, "http", 1000, "a number between 0 (unpaced) and 1000")
+    problems += _numbers(document, "directory", ("user_ttl_hours", "issue_ttl_hours"), 24 * 365, "hours")
+    problems += _numbers(document, "http", ("tempo_requests_per_second", "jira_requests_per_second"), 1000,
+                         "requests per second (0: unpaced)")  # fmt: skip
+    problems += _numbers(document, "http", ("backoff_seconds",), 600, "seconds")
+    retries = document.get("http", {}).get("max_retries", 0)
+    if isinstance(retries, bool) or not (isinstance(retries, int) and 0 <= retries <= 20):
+        problems.append("[http] max_retries must be a whole number between 0 and 20")
     return problems
 
 
-def _numbers(document: dict[str, Any], section: str, most: float, what: str) -> list[str]:
+def _numbers(
+    document: dict[str, Any], section: str, keys: tuple[str, ...], most: float, unit: str
+) -> list[str]:
+    values = document.get(section, {})
     return [
-        f"[{section}] {key} must be {what}"
-        for key, value in document.get(section, {}).items()
-        if isinstance(value, bool) or not (isinstance(value, int | float) and 0 <= value <= most)
+        f"[{section}] {key} must be a number of {unit} between 0 and {most:g}"
+        for key in keys
+        if key in values
+        and (
+            isinstance(values[key], bool)
+            or not (isinstance(values[key], int | float) and 0 <= values[key] <= most)
+        )
     ]
 
 

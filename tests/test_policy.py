@@ -60,8 +60,12 @@ def test_overrides_match_an_account_id_or_an_email_in_any_case(tmp_path):
         ('[issues]\nstrategy = "project_map"\n', "needs an [issues.projects] table"),
         ('[issues.table]\n"cli-1" = "CLIENT-1"\n', "both sides must be issue keys"),
         ('[authors]\nfallback_account_id = ""\n', "fallback_account_id must be a destination accountId"),
-        ("[directory]\nuser_ttl_hours = -1\n", "user_ttl_hours must be a number of hours"),
-        ('[http]\ntempo_requests_per_second = "fast"\n', "tempo_requests_per_second must be a number"),
+        ("[directory]\nuser_ttl_hours = -1\n", "user_ttl_hours must be a number of hours between 0 and 8760"),
+        (
+            '[http]\ntempo_requests_per_second = "fast"\n',
+            "tempo_requests_per_second must be a number of requests",
+        ),
+        ("[http]\nmax_retries = 2.5\n", "max_retries must be a whole number between 0 and 20"),
         ("[issues\n", "cannot read the policy file"),
     ],
 )

@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from tests.conftest import SandboxFactory
-from tests.support.sync import UNPACED, SyncHarness
+from tests.support.sync import SyncHarness
 
 HarnessFactory = Callable[..., SyncHarness]
 
@@ -26,7 +26,6 @@ def make_harness(
     def make(policy: str = "", **sandbox_overrides: Any) -> SyncHarness:
         sandbox = start_sandbox(**sandbox_overrides)
         config = tmp_path / "tempo-sync.toml"
-        config.write_text(UNPACED + policy, encoding="utf-8")
         environ = {
             **sandbox.environment(),
             "TEMPO_SYNC_MODE": "live",
@@ -37,7 +36,9 @@ def make_harness(
             monkeypatch.setenv(name, value)  # dg.EnvVar reads the tokens from the process environment
         instance = dg.DagsterInstance.ephemeral()
         instances.append(instance)
-        return SyncHarness(sandbox, environ, Path(environ["TEMPO_SYNC_DUCKDB"]), instance)
+        harness = SyncHarness(sandbox, environ, Path(environ["TEMPO_SYNC_DUCKDB"]), instance)
+        harness.set_policy(policy)
+        return harness
 
     yield make
     for instance in instances:

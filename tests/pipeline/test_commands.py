@@ -117,3 +117,34 @@ def test_dagster_asset_materialize_runs_one_partition_and_a_range_in_one_run(har
     ]
     assert [day for day, _ in synced_days] == [date(2025, 3, d) for d in (5, 6, 7, 8)]
     assert all(count > 20 for _, count in synced_days)
+
+
+def test_a_failed_run_exits_non_zero_and_the_next_run_adopts_what_it_could_not_confirm(harness, tmp_path):
+    command = [str(TEMPO_SYNC), "run", "--from", "2025-03-05", "--to", "2025-03-05"]
+    with harness.sandbox.admin() as admin:
+        # Every POST to the destination's Tempo is applied, then its answer is lost.
+        admin.set_faults(share_lost_post=1.0, targets=["destination/tempo"])
+    result = _run(command, tmp_path, _clean_environment(**harness.environ))
+    assert result.returncode == 1
+    assert "step destination_worklogs failed" in result.stderr
+    assert "stay pending in the ledger" in result.stderr
+    assert "the load stopped" in result.stderr
+    assert "work date" in result.stdout  # the table still shows what happened
+    assert harness.scalar("select status from lineage.runs") == "failed"
+    # The first send's outcome is unknown and the search that would reconcile it gets no answer
+    # either, so the load stops: that worklogs stay pending, the rest wait for the next run.
+    states = dict(harness.query("select state, count(*) from sync.worklog_links group by 1"))
+    assert set(states) == {"pending"}
+    pending = states["pending"]
+    assert harness.scalar("select count(*) from sync.events where event = 'unknown_outcome'") == pending
+
+    with harness.sandbox.admin() as admin:
+        admin.set_faults()
+    again = _run(command, tmp_path, _clean_environment(**harness.environ))
+    assert again.returncode == 0, again.stderr
+    created = harness.scalar("select count(*) from sync.worklog_links where state = 'created'")
+    assert created > 20
+    # The creates whose answers were lost were found and adopted, never sent twice.
+    assert harness.scalar("select count(*) from sync.events where event = 'adopted'") == pending
+    with harness.sandbox.admin() as admin:
+        assert len(admin.changed_worklogs("destination")) == created

@@ -104,3 +104,12 @@ def test_jira_ids_are_recorded_once_known(connection):
     assert extract.unmapped_jira_ids(connection, DAY, DAY) == [1, 2]
     extract.record_jira_ids(connection, {1: 100000000001})
     assert extract.unmapped_jira_ids(connection, DAY, DAY) == [2]
+
+
+def test_a_file_belongs_to_one_source_site(connection):
+    extract.claim_source_site(connection, "client.atlassian.net")
+    extract.claim_source_site(connection, "client.atlassian.net")
+    with pytest.raises(
+        extract.SiteMismatchError, match=r"holds worklogs of the source site client\.atlassian\.net"
+    ):
+        extract.claim_source_site(connection, "other.atlassian.net")

@@ -14,8 +14,8 @@ import duckdb
 from pipelines.definitions import build_definitions
 from sandbox.server import SandboxServer
 
-# Tests run against an unlimited sandbox, so the product's pacing only slows them down.
-UNPACED = "[http]\ntempo_requests_per_second = 0\njira_requests_per_second = 0\n"
+# Tests run against an unlimited sandbox, so the product's pacing and long backoffs only slow them.
+UNPACED = "[http]\ntempo_requests_per_second = 0\njira_requests_per_second = 0\nbackoff_seconds = 0.01\n"
 
 
 @dataclass
@@ -24,6 +24,10 @@ class SyncHarness:
     environ: dict[str, str]
     duckdb_path: Path
     instance: dg.DagsterInstance
+
+    def set_policy(self, policy: str) -> None:
+        """Rewrite the policy file, as a user edits it between runs (pacing stays off)."""
+        Path(self.environ["TEMPO_SYNC_CONFIG"]).write_text(UNPACED + policy, encoding="utf-8")
 
     def definitions(self) -> dg.Definitions:
         return build_definitions(self.environ)
