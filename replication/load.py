@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pandas as pd
+
+from replication.frames import registered
 from replication.payloads import jira_payload, matches_jira, matches_tempo, tempo_payload
 from replication.scope import Scope
 from resources.http import ApiError, OutcomeUnknownError
@@ -276,49 +279,63 @@ def _destination_id(destination: Destination, worklog: Mapping[str, Any]) -> int
     return tempo_id if tempo_id is not None else jira_id
 
 
+_CLAIM = """
+insert into sync.worklog_links
+select source_site, tempo_worklog_id, 'pending', $target, destination_issue_id, null, null, content_hash,
+       1, null, current_timestamp, null, $run, null, $run
+from claim_set where outcome is null
+on conflict (source_site, tempo_worklog_id) do update set
+    state = 'pending', target = excluded.target, destination_issue_id = excluded.destination_issue_id,
+    content_hash = excluded.content_hash, attempts = sync.worklog_links.attempts + 1,
+    claimed_at = excluded.claimed_at, claim_run_id = excluded.claim_run_id, last_run_id = excluded.last_run_id
+"""
+
+
 def _claim(
     warehouse: Warehouse, destination: Destination, rows: list[Row], run_id: str, counts: LoadCounts
 ) -> list[Row]:
     """Mark rows pending under this run, in one transaction; skip any another run got first."""
-    claimed = []
-    with warehouse.get_connection() as connection:
+    frame = pd.DataFrame(
+        {
+            "source_site": [row["source_site"] for row in rows],
+            "tempo_worklog_id": [row["tempo_worklog_id"] for row in rows],
+            "destination_issue_id": [row["destination_issue_id"] for row in rows],
+            "content_hash": [row["content_hash"] for row in rows],
+            "was_pending": [row["ledger_state"] == "pending" for row in rows],
+        }
+    )
+    params = {"run": run_id, "target": destination.target}
+    with warehouse.get_connection() as connection, registered(connection, "claims", frame):
         connection.execute("begin transaction")
-        for row in rows:
-            current = connection.execute(
-                "select state, claim_run_id, content_hash from sync.worklog_links"
-                " where source_site = ? and tempo_worklog_id = ?",
-                [row["source_site"], row["tempo_worklog_id"]],
-            ).fetchone()
-            if current is not None and current[0] == "created":
-                counts.note(row, "already_synced")
-                continue
-            if (
-                current is not None
-                and current[0] == "pending"
-                and current[1] != run_id
-                and row["ledger_state"] != "pending"
-            ):
-                counts.note(row, "busy")  # another run claimed it after this one read the ledger
-                continue
+        # Another run may have created or claimed a row since this one read the ledger.
+        connection.execute(
+            """
+            create or replace temp table claim_set as
+            select c.*, case when l.state = 'created' then 'already_synced'
+                             when l.state = 'pending' and l.claim_run_id <> $run and not c.was_pending
+                             then 'busy'
+                        end as outcome
+            from claims c left join sync.worklog_links l using (source_site, tempo_worklog_id)
+            """,
+            {"run": run_id},
+        )
+        connection.execute(_CLAIM, params)
+        connection.execute(
+            "insert into sync.events select source_site, tempo_worklog_id, current_timestamp, $run,"
+            " 'claimed', null from claim_set where outcome is null",
+            {"run": run_id},
+        )
+        skipped = dict(
             connection.execute(
-                """
-                insert into sync.worklog_links values
-                    ($site, $id, 'pending', $target, $issue, null, null, $hash, 1, null, current_timestamp,
-                     null, $run, null, $run)
-                on conflict (source_site, tempo_worklog_id) do update set
-                    state = 'pending', target = excluded.target,
-                    destination_issue_id = excluded.destination_issue_id,
-                    content_hash = excluded.content_hash, attempts = sync.worklog_links.attempts + 1,
-                    claimed_at = excluded.claimed_at, claim_run_id = excluded.claim_run_id,
-                    last_run_id = excluded.last_run_id
-                """,
-                {"site": row["source_site"], "id": row["tempo_worklog_id"], "target": destination.target,
-                 "issue": row["destination_issue_id"], "hash": row["content_hash"], "run": run_id},
-            )  # fmt: skip
-            _event(connection, row, run_id, "claimed", None)
-            claimed.append(row)
+                "select tempo_worklog_id, outcome from claim_set where outcome is not null"
+            ).fetchall()
+        )
+        connection.execute("drop table claim_set")
         connection.execute("commit")
-    return claimed
+    for row in rows:
+        if row["tempo_worklog_id"] in skipped:
+            counts.note(row, skipped[row["tempo_worklog_id"]])
+    return [row for row in rows if row["tempo_worklog_id"] not in skipped]
 
 
 def _send_all(
@@ -421,20 +438,31 @@ def _record_created(
     *,
     event: str,
 ) -> None:
-    with warehouse.get_connection() as connection:
+    ids = [destination.ids(worklog) for _, worklog in pairs]
+    frame = pd.DataFrame(
+        {
+            "source_site": [row["source_site"] for row, _ in pairs],
+            "tempo_worklog_id": [row["tempo_worklog_id"] for row, _ in pairs],
+            "tempo_id": pd.array([tempo_id for tempo_id, _ in ids], dtype="Int64"),
+            "jira_id": pd.array([jira_id for _, jira_id in ids], dtype="Int64"),
+        }
+    )
+    with warehouse.get_connection() as connection, registered(connection, "created", frame):
         connection.execute("begin transaction")
-        for row, worklog in pairs:
-            tempo_id, jira_id = destination.ids(worklog)
-            connection.execute(
-                """
-                update sync.worklog_links set state = 'created', destination_tempo_worklog_id = ?,
-                    destination_jira_worklog_id = ?, last_error = null, finished_at = current_timestamp,
-                    created_run_id = ?, last_run_id = ?
-                where source_site = ? and tempo_worklog_id = ?
-                """,
-                [tempo_id, jira_id, run_id, run_id, row["source_site"], row["tempo_worklog_id"]],
-            )
-            _event(connection, row, run_id, event, f"destination worklog {tempo_id or jira_id}")
+        connection.execute(
+            """
+            update sync.worklog_links l set state = 'created', destination_tempo_worklog_id = c.tempo_id,
+                destination_jira_worklog_id = c.jira_id, last_error = null, finished_at = current_timestamp,
+                created_run_id = $run, last_run_id = $run
+            from created c where l.source_site = c.source_site and l.tempo_worklog_id = c.tempo_worklog_id
+            """,
+            {"run": run_id},
+        )
+        connection.execute(
+            "insert into sync.events select source_site, tempo_worklog_id, current_timestamp, $run, $event,"
+            " 'destination worklog ' || coalesce(tempo_id, jira_id) from created",
+            {"run": run_id, "event": event},
+        )
         connection.execute("commit")
 
 

@@ -39,8 +39,9 @@ class SandboxUrls:
         return cls(base, sites["source"], sites["destination"], f"{base}/_sandbox")
 
     def environment(self, *, destination_tempo: bool) -> dict[str, str]:
-        """The product's settings (DESIGN section 6) pointing at this sandbox."""
-        env = {}
+        """The product's settings (DESIGN section 6) pointing at this sandbox. They are live-mode
+        settings: the product then talks to this server as it would to real sites."""
+        env = {"TEMPO_SYNC_MODE": "live"}
         for site, prefix in (("source", "SOURCE"), ("destination", "DEST")):
             urls, credentials = getattr(self, site), CREDENTIALS[site]
             env[f"{prefix}_JIRA_URL"] = urls.jira
