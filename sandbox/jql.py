@@ -3,7 +3,8 @@
 Clauses on ``id``, ``key``/``issuekey``, ``project``, ``summary`` and the destination's
 "Source issue" text field (``cf[10100]``), joined by AND, OR, NOT and parentheses, with
 ORDER BY. Like Jira, a key or project that does not exist is an error for the whole
-query, not an empty result, and a text field only takes ``~`` and ``!~``.
+query, not an empty result (the error names every such value), and a text field only takes
+``~`` and ``!~``.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sandbox.world import SOURCE_ISSUE_FIELD, SOURCE_ISSUE_FIELD_NAME, Issue, Project
 
 Predicate = Callable[[Issue], bool]
+_V = TypeVar("_V")
 _TOKEN = re.compile(
     r"""\s*(?:(?P<punct>!=|!~|[()=~,])|"(?P<dq>(?:[^"\\]|\\.)*)"|'(?P<sq>(?:[^'\\]|\\.)*)'|(?P<word>cf\[\d+\]|[\w\-.]+))"""
 )
@@ -264,13 +267,13 @@ class _Parser:
             raise JqlError(f"The operator '{operator.upper()}' is not supported by the '{name}' field.")
         negate = operator in ("!=", "not in", "!~")
         if field == "id":
-            wanted_ids = {self.issue_id(name, value) for value in values}
+            wanted_ids = _every(values, lambda value: self.issue_id(name, value))
             match: Predicate = lambda issue: issue.id in wanted_ids  # noqa: E731
         elif field == "key":
-            wanted_keys = {self.issue_key(name, value) for value in values}
+            wanted_keys = _every(values, lambda value: self.issue_key(name, value))
             match = lambda issue: issue.key.upper() in wanted_keys  # noqa: E731
         elif field == "project":
-            wanted_projects = {self.project_id(value) for value in values}
+            wanted_projects = _every(values, self.project_id)
             match = lambda issue: issue.project.id in wanted_projects  # noqa: E731
         else:
             words = _words(values[0])
@@ -305,6 +308,19 @@ class _Parser:
             ):
                 return project.id
         raise JqlError(f"The value '{value}' does not exist for the field 'project'.")
+
+
+def _every(values: list[str], check: Callable[[str], _V]) -> set[_V]:
+    """Check every value; like Jira, a refusal names each bad value, not only the first."""
+    checked, messages = set(), []
+    for value in values:
+        try:
+            checked.add(check(value))
+        except JqlError as error:
+            messages.extend(error.messages)
+    if messages:
+        raise JqlError(*messages)
+    return checked
 
 
 def _words(text: str) -> list[str]:

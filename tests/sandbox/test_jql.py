@@ -71,3 +71,14 @@ def test_missing_source_keys_fail_the_whole_query_on_the_destination(world: Worl
     missing = next(i for i in world.issues("source") if i.kind == "missing_on_destination")
     with pytest.raises(JqlError, match=missing.key):
         keys(world, f"key in (ACME-1, {missing.key})")
+
+
+def test_every_missing_key_is_named_in_one_refusal(destination):
+    answer = destination.jira.post(
+        "/rest/api/3/search/jql", json={"jql": "key in (ACME-1, NOPE-1, ACME-2, GONE-7)", "fields": ["key"]}
+    )
+    assert answer.status_code == 400
+    assert answer.json()["errorMessages"] == [
+        "An issue with key 'NOPE-1' does not exist for field 'key'.",
+        "An issue with key 'GONE-7' does not exist for field 'key'.",
+    ]
