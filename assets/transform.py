@@ -39,7 +39,7 @@ def worklog_replica(
                 context.run.run_id,
                 destination_has_tempo=bool(destination_tempo.token),
             )
-        counts.update(ready=result.ready, parked=result.parked, frozen=result.frozen)
+        counts.update(ready=result.ready, parked=result.parked, frozen=result.frozen, removed=result.removed)
     parked = sum(result.parked.values())
     if parked:
         context.log.warning(f"{parked} worklog(s) parked: {result.parked}")
@@ -50,5 +50,6 @@ def worklog_replica(
             "parked": parked,
             "parked_by_reason": dg.MetadataValue.json(result.parked),
             "already_sent_unchanged": result.frozen,
+            "removed_deleted_on_source": result.removed,
         }
     )

@@ -188,3 +188,26 @@ def test_a_day_with_more_than_5000_worklogs_is_read_in_pages_and_synced(make_har
     assert harness.scalar("select count(*) from raw.source_worklogs") == len(visible)
     assert created == sum(1 for s in visible if s["expected"] == "synced")
     assert _load_metadata(result)["created"] == created
+
+
+def test_a_definite_refusal_is_recorded_as_rejected_and_not_resent(harness):
+    with harness.sandbox.admin() as admin:
+        grants = admin.permissions("destination")
+        admin.set_permissions(
+            "destination", jira=[k for k in grants["jira"] if k != "WORK_ON_ISSUES"], tempo=grants["tempo"]
+        )
+    first = harness.run(DAY)
+    assert first.success  # a refusal is reported, it does not fail the run
+    rejected = harness.query("select last_error from sync.worklog_links where state = 'rejected'")
+    assert len(rejected) > 20
+    assert all(error.startswith("400: ") and "Work On Issues" in error for (error,) in rejected)
+    assert _load_metadata(first)["rejected"] == len(rejected)
+    with harness.sandbox.admin() as admin:
+        posts = admin.count("destination", "tempo", "POST /4/worklogs")
+        assert admin.changed_worklogs("destination") == []
+    # Nothing changed, so nothing is sent again.
+    again = harness.run(DAY)
+    assert again.success
+    assert _load_metadata(again)["rejected"] == len(rejected)
+    with harness.sandbox.admin() as admin:
+        assert admin.count("destination", "tempo", "POST /4/worklogs") == posts
