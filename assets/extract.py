@@ -29,6 +29,7 @@ def source_worklogs(
     scope = scope_of(context)
     with warehouse.get_connection() as connection:
         extract.claim_source_site(connection, policy.source_site)
+        extract.drop_abandoned_pages(connection)
     with recorded_step(context, warehouse, "extract") as counts, metered(source_tempo) as calls:
         for page, records in enumerate(
             source_tempo.worklog_pages(scope.date_from, scope.date_to, page_size=PAGE_SIZE)

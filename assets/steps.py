@@ -19,7 +19,7 @@ from resources.warehouse import Warehouse
 
 # Bumped when a change alters what an asset writes, so the UI shows what is stale.
 CODE_VERSION = "1"
-# Every step that writes DuckDB is in this pool; dagster.yaml limits it to one at a time.
+# Every step that writes DuckDB is in this pool, so an instance can run them one at a time.
 DUCKDB_POOL = "tempo_sync_duckdb"
 
 

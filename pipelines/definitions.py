@@ -20,6 +20,9 @@ from resources.policy import SyncPolicy
 def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
     """Everything Dagster shows, wired to the sites the settings name (or to the sandbox)."""
     settings = load_settings(environ)
+    SyncPolicy.from_file(
+        settings.config_path, source_site=""
+    )  # a bad file stops us before the sandbox starts
     if settings.mode is Mode.SANDBOX:
         settings = sandbox_mode.on_sandbox(settings)
     policy = SyncPolicy.from_file(settings.config_path, source_site=settings.source.host)

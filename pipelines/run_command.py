@@ -15,7 +15,9 @@ from pipelines.settings import Mode, SettingsError, load_settings
 from resources.policy import PolicyError
 
 DEFAULT_DAYS = 3
-_QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+# The command prints its own table and the failing step's error; Dagster's event log (with
+# tracebacks) is in the UI when DAGSTER_HOME is set.
+_QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -36,8 +38,7 @@ def run_command(args: argparse.Namespace) -> int:
 
     try:
         settings = load_settings(os.environ)
-        definitions = build_definitions(os.environ)
-    except (SettingsError, PolicyError) as error:
+    except SettingsError as error:
         print(f"tempo-sync: {error}", file=sys.stderr)
         return 2
     today = datetime.now(UTC).date()
@@ -51,6 +52,11 @@ def run_command(args: argparse.Namespace) -> int:
             " first is TEMPO_SYNC_START_DATE; the last is yesterday, in UTC)",
             file=sys.stderr,
         )
+        return 2
+    try:
+        definitions = build_definitions(os.environ)
+    except PolicyError as error:
+        print(f"tempo-sync: {error}", file=sys.stderr)
         return 2
     if settings.mode is Mode.SANDBOX:
         print(

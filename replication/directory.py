@@ -148,11 +148,11 @@ def refresh_destination(
         _store_misses(connection, DESTINATION, stale_keys, {issue["key"] for issue in found}, run_id)
         if attributes is not None:
             connection.execute("delete from directory.work_attributes where site = 'destination'")
-            for key in sorted(attributes):
+            for attribute in attributes:
                 connection.execute(
                     "insert into directory.work_attributes"
-                    " values ('destination', ?, null, null, current_timestamp)",
-                    [key],
+                    " values ('destination', ?, ?, ?, current_timestamp)",
+                    [attribute["key"], attribute.get("name"), attribute.get("type")],
                 )
     mapped = len(set(keys.values()))
     counts.add("issues", needed=mapped + len(by_field), cached=mapped - len(stale_keys),
@@ -160,7 +160,9 @@ def refresh_destination(
     return counts
 
 
-def _stale_attributes(warehouse: Warehouse, tempo: TempoClient | None, policy: SyncPolicy) -> set[str] | None:
+def _stale_attributes(
+    warehouse: Warehouse, tempo: TempoClient | None, policy: SyncPolicy
+) -> list[dict[str, Any]] | None:
     if tempo is None:
         return None
     with warehouse.get_connection() as connection:
@@ -170,7 +172,7 @@ def _stale_attributes(warehouse: Warehouse, tempo: TempoClient | None, policy: S
         ).fetchone()
     if fresh and fresh[0]:
         return None
-    return tempo.work_attribute_keys()
+    return tempo.work_attributes()
 
 
 def _cutoff(hours: float) -> datetime:

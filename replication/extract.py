@@ -101,6 +101,14 @@ class ExtractCounts:
     vanished: int
 
 
+def drop_abandoned_pages(connection: duckdb.DuckDBPyConnection) -> None:
+    """Forget pages staged by runs that ended without publishing them (a failed extract)."""
+    connection.execute(
+        "delete from raw.extract_pages"
+        " where run_id in (select run_id from lineage.runs where status <> 'running')"
+    )
+
+
 def stage_page(
     connection: duckdb.DuckDBPyConnection, run_id: str, page: int, records: Iterable[Mapping[str, Any]]
 ) -> int:

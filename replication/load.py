@@ -175,7 +175,7 @@ def load(
         if state == "created":
             counts.note(row, "already_synced")
         elif state == "rejected" and row["ledger_hash"] == row["content_hash"]:
-            counts.note(row, "rejected")  # retried only after the row changes, or by `tempo-sync retry`
+            counts.note(row, "rejected")  # retried only after the row changes
         elif (
             state == "pending" and row["claim_run_id"] != run_id and _held_elsewhere(row, now, run_is_active)
         ):
@@ -381,25 +381,28 @@ def _send(
         )
         with warehouse.get_connection() as connection:
             for row in batch:
-                _set_error(connection, row, run_id, str(error))
+                _set_error(connection, row, run_id, str(error), event="unknown_outcome")
         return [dict(row, ledger_state="pending") for row in batch]
     except ApiError as error:
-        if len(batch) > 1 and error.status is not None and 400 <= error.status < 500:
+        definite = error.status is not None and 400 <= error.status < 500 and error.status != 429
+        if len(batch) > 1 and definite:
             # One bad item fails the whole bulk request: send each alone to find it.
             unknown = []
             for row in batch:
                 unknown += _send(warehouse, destination, issue_id, [row], run_id, counts, estimate=False)
             return unknown
-        if error.status is not None and 400 <= error.status < 500 and error.status != 429:
+        if definite:
             _record_rejected(warehouse, batch, run_id, error)
             for row in batch:
                 counts.note(row, "rejected")
             return []
         with warehouse.get_connection() as connection:
             for row in batch:
-                _set_error(connection, row, run_id, str(error))
+                _set_error(connection, row, run_id, str(error), event="not_applied")
         for row in batch:
-            counts.note(row, "pending")  # not applied (429 or 5xx on a read); the next run tries again
+            counts.note(
+                row, "pending"
+            )  # not applied (a 429 that outlasted the retries); the next run tries again
         return []
     pairs = _pair(destination, batch, created)
     _record_created(warehouse, destination, pairs, run_id, event="created")
@@ -480,13 +483,13 @@ def _record_rejected(warehouse: Warehouse, rows: Sequence[Row], run_id: str, err
         connection.execute("commit")
 
 
-def _set_error(connection: Any, row: Row, run_id: str, message: str) -> None:
+def _set_error(connection: Any, row: Row, run_id: str, message: str, *, event: str) -> None:
     connection.execute(
         "update sync.worklog_links set last_error = ?, last_run_id = ?"
         " where source_site = ? and tempo_worklog_id = ?",
         [message, run_id, row["source_site"], row["tempo_worklog_id"]],
     )
-    _event(connection, row, run_id, "unknown_outcome", message)
+    _event(connection, row, run_id, event, message)
 
 
 def _event(connection: Any, row: Row, run_id: str, event: str, detail: str | None) -> None:

@@ -146,6 +146,8 @@ def _problems(document: dict[str, Any]) -> list[str]:
     if strategy != "field" and field is not None:
         problems.append("[issues] field is only used with strategy = 'field'")
     projects = issues.get("projects", {})
+    if strategy != "project_map" and projects:
+        problems.append("[issues.projects] is only used with strategy = 'project_map'")
     if strategy == "project_map" and not projects:
         problems.append(
             "[issues] strategy 'project_map' needs an [issues.projects] table, e.g. CLI = \"CLIENT\""
@@ -163,7 +165,7 @@ def _problems(document: dict[str, Any]) -> list[str]:
     problems += _numbers(document, "directory", ("user_ttl_hours", "issue_ttl_hours"), 24 * 365, "hours")
     problems += _numbers(document, "http", ("tempo_requests_per_second", "jira_requests_per_second"), 1000,
                          "requests per second (0: unpaced)")  # fmt: skip
-    problems += _numbers(document, "http", ("backoff_seconds",), 600, "seconds")
+    problems += _numbers(document, "http", ("backoff_seconds",), 60, "seconds")
     retries = document.get("http", {}).get("max_retries", 0)
     if isinstance(retries, bool) or not (isinstance(retries, int) and 0 <= retries <= 20):
         problems.append("[http] max_retries must be a whole number between 0 and 20")

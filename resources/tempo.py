@@ -108,12 +108,12 @@ class TempoClient(ApiResource):
                 mapping.update({int(pair["tempoWorklogId"]): int(pair["jiraWorklogId"]) for pair in page})
         return mapping
 
-    def work_attribute_keys(self) -> set[str]:
-        """Keys of the work attributes this site defines."""
+    def work_attributes(self) -> list[dict[str, Any]]:
+        """The work attributes this site defines (key, name, type, ...)."""
         pages = self._api().pages(
             "/4/work-attributes", endpoint="GET /4/work-attributes", params={"limit": MAX_PAGE_SIZE}
         )
-        return {attribute["key"] for page in pages for attribute in page}
+        return [attribute for page in pages for attribute in page]
 
     def permission_roles(self) -> list[dict[str, Any]]:
         """The permission roles visible to the token's user."""

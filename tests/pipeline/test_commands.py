@@ -78,10 +78,11 @@ def test_tempo_sync_run_refuses_a_range_outside_the_partitions(tmp_path):
     result = _run(
         [str(TEMPO_SYNC), "run", "--from", "2024-12-30", "--to", "2025-01-02"],
         tmp_path,
-        _clean_environment(TEMPO_SYNC_SANDBOX_DIR=str(tmp_path / "sb")),
+        _clean_environment(),
     )
     assert result.returncode == 2
     assert "not within the work dates 2025-01-01" in result.stderr
+    assert not (tmp_path / "data").exists()  # refused before the sandbox started
 
 
 def _materialize(harness: SyncHarness, home: Path, *partition: str) -> subprocess.CompletedProcess[str]:
@@ -148,3 +149,12 @@ def test_a_failed_run_exits_non_zero_and_the_next_run_adopts_what_it_could_not_c
     assert harness.scalar("select count(*) from sync.events where event = 'adopted'") == pending
     with harness.sandbox.admin() as admin:
         assert len(admin.changed_worklogs("destination")) == created
+
+
+def test_a_bad_policy_file_stops_the_run_before_anything_starts(tmp_path):
+    config = tmp_path / "tempo-sync.toml"
+    config.write_text('[issues]\nstrategy = "fuzzy"\n', encoding="utf-8")
+    result = _run([str(TEMPO_SYNC), "run"], tmp_path, _clean_environment(TEMPO_SYNC_CONFIG=str(config)))
+    assert result.returncode == 2
+    assert "strategy is 'fuzzy'; use one of same_key, project_map, field" in result.stderr
+    assert not (tmp_path / "data").exists()  # no sandbox, no DuckDB file

@@ -113,3 +113,15 @@ def test_a_file_belongs_to_one_source_site(connection):
         extract.SiteMismatchError, match=r"holds worklogs of the source site client\.atlassian\.net"
     ):
         extract.claim_source_site(connection, "other.atlassian.net")
+
+
+def test_pages_of_a_run_that_failed_before_publishing_are_dropped(connection):
+    connection.execute(
+        "insert into lineage.runs values ('failed-run', 'sync_worklogs', ?, ?, 'failed', current_timestamp,"
+        " current_timestamp, '{}', '1', 'extract: boom')",
+        [DAY, DAY],
+    )
+    extract.stage_page(connection, "failed-run", 0, [_worklog(1)])
+    extract.stage_page(connection, "live-run", 0, [_worklog(2)])
+    extract.drop_abandoned_pages(connection)
+    assert connection.execute("select run_id from raw.extract_pages").fetchall() == [("live-run",)]

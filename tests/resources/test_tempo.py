@@ -135,8 +135,11 @@ def test_jira_worklog_ids_map_in_chunks_and_skip_unknown_ids(source_tempo):
 
 
 def test_work_attributes_and_permission_roles(source_tempo, destination_tempo):
-    assert source_tempo.work_attribute_keys() == {"_Activity_", "_Overtime_", "_ExternalRef_"}
-    assert destination_tempo.work_attribute_keys() == {"_Activity_", "_Overtime_"}
+    assert {a["key"] for a in source_tempo.work_attributes()} == {"_Activity_", "_Overtime_", "_ExternalRef_"}
+    assert {(a["key"], a["type"]) for a in destination_tempo.work_attributes()} == {
+        ("_Activity_", "STATIC_LIST"),
+        ("_Overtime_", "CHECKBOX"),
+    }
     (role,) = source_tempo.permission_roles()
     granted = {p["key"] for p in role["permissions"]}
     assert {"permissions.worklog.view", "permissions.worklog.manage"} <= granted
@@ -191,7 +194,7 @@ def test_concurrent_bulk_creates_on_one_issue_wait_for_each_other(start_sandbox,
 
 def test_a_read_only_token_cannot_write(sandbox, connect_tempo, worker, issue_id):
     reader = connect_tempo(sandbox, "destination", token=CREDENTIALS["destination"].tempo_read_only_token)
-    assert reader.work_attribute_keys()  # reads work
+    assert reader.work_attributes()  # reads work
     with pytest.raises(ApiError) as raised:
         reader.create_worklog(new_worklog(worker, 5, issueId=issue_id))
     assert (raised.value.status, raised.value.message) == (403, "403 Forbidden")
@@ -201,7 +204,7 @@ def test_a_destination_without_tempo_answers_401(start_sandbox, connect_tempo):
     server = start_sandbox(destination_tempo=False)
     tempo = connect_tempo(server, "destination")
     with pytest.raises(ApiError) as raised:
-        tempo.work_attribute_keys()
+        tempo.work_attributes()
     assert (raised.value.status, raised.value.message) == (401, "401 Unauthorized")
     assert raised.value.service == "destination Tempo"
 
@@ -230,9 +233,9 @@ def test_works_as_a_dagster_resource_with_an_env_var_token(sandbox, admin, monke
 
 
 def test_close_then_reuse_opens_a_new_session(source_tempo):
-    assert source_tempo.work_attribute_keys()
+    assert source_tempo.work_attributes()
     source_tempo.close()
-    assert source_tempo.work_attribute_keys()
+    assert source_tempo.work_attributes()
     assert source_tempo.calls == {"GET /4/work-attributes": 1}  # counted by the new session
 
 
