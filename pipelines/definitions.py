@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 import dagster as dg
 
+from assets.checks import ALL_CHECKS
 from assets.extract import destination_directory, source_directory, source_worklogs
 from assets.load import destination_worklogs
 from assets.transform import worklog_replica
@@ -34,6 +35,7 @@ def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
             worklog_replica,
             destination_worklogs,
         ],
+        asset_checks=ALL_CHECKS,
         jobs=[sync_worklogs],
         resources=build_resources(settings, policy),
         # The steps form a chain and all write one DuckDB file, so separate step processes would buy

@@ -19,11 +19,12 @@ _PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]*-[1-9][0-9]*$")
 _CUSTOM_FIELD = re.compile(r"^customfield_[0-9]+$")
 _KNOWN = {
-    "": {"issues", "authors", "directory", "http"},
+    "": {"issues", "authors", "directory", "http", "checks"},
     "issues": {"strategy", "field", "projects", "table"},
     "authors": {"overrides", "fallback_account_id"},
     "directory": {"user_ttl_hours", "issue_ttl_hours"},
     "http": {"tempo_requests_per_second", "jira_requests_per_second", "max_retries", "backoff_seconds"},
+    "checks": {"parked_share_warn", "freshness_days"},
 }
 
 
@@ -62,6 +63,12 @@ class SyncPolicy(dg.ConfigurableResource):
         default=4.0, description="pace per Tempo token; Tempo documents about 5 per second (0: unpaced)"
     )
     jira_requests_per_second: float = Field(default=10.0, description="pace per Jira site (0: unpaced)")
+    parked_share_warn: float = Field(
+        default=0.3, description="the parked-rows check warns when a day's parked share is above this"
+    )
+    freshness_days: int = Field(
+        default=3, description="the freshness check fails when the newest synced work date is older than this"
+    )
     max_retries: int = Field(default=6, description="retries of a request that hit a 429, a 5xx or no answer")
     backoff_seconds: float = Field(
         default=1.0,
@@ -101,8 +108,8 @@ class SyncPolicy(dg.ConfigurableResource):
             raise PolicyError(
                 f"the policy file {path} is invalid:\n" + "\n".join(f"  - {p}" for p in problems)
             )
-        issues, authors, directory, http = (
-            document.get(name, {}) for name in ("issues", "authors", "directory", "http")
+        issues, authors, directory, http, checks = (
+            document.get(name, {}) for name in ("issues", "authors", "directory", "http", "checks")
         )
         return cls(
             source_site=source_site,
@@ -116,6 +123,8 @@ class SyncPolicy(dg.ConfigurableResource):
             issue_ttl_hours=float(directory.get("issue_ttl_hours", 1.0)),
             tempo_requests_per_second=float(http.get("tempo_requests_per_second", 4.0)),
             jira_requests_per_second=float(http.get("jira_requests_per_second", 10.0)),
+            parked_share_warn=float(checks.get("parked_share_warn", 0.3)),
+            freshness_days=int(checks.get("freshness_days", 3)),
             max_retries=int(http.get("max_retries", 6)),
             backoff_seconds=float(http.get("backoff_seconds", 1.0)),
         )
@@ -166,6 +175,12 @@ def _problems(document: dict[str, Any]) -> list[str]:
     problems += _numbers(document, "http", ("tempo_requests_per_second", "jira_requests_per_second"), 1000,
                          "requests per second (0: unpaced)")  # fmt: skip
     problems += _numbers(document, "http", ("backoff_seconds",), 60, "seconds")
+    share = document.get("checks", {}).get("parked_share_warn", 0.0)
+    if isinstance(share, bool) or not (isinstance(share, int | float) and 0 <= share <= 1):
+        problems.append("[checks] parked_share_warn must be a share between 0 and 1, e.g. 0.3")
+    days = document.get("checks", {}).get("freshness_days", 1)
+    if isinstance(days, bool) or not (isinstance(days, int) and 1 <= days <= 366):
+        problems.append("[checks] freshness_days must be a whole number of days between 1 and 366")
     retries = document.get("http", {}).get("max_retries", 0)
     if isinstance(retries, bool) or not (isinstance(retries, int) and 0 <= retries <= 20):
         problems.append("[http] max_retries must be a whole number between 0 and 20")

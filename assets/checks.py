@@ -1,0 +1,134 @@
+"""Data-quality checks: blocking ones gate the load, the others report what the load left behind."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import dagster as dg
+
+from assets.extract import source_worklogs
+from assets.load import destination_worklogs
+from assets.steps import DUCKDB_POOL, scope_of
+from assets.transform import worklog_replica
+from pipelines.partitions import work_days
+from replication import checks
+from resources.jira import JiraClient
+from resources.policy import SyncPolicy
+from resources.tempo import TempoClient
+from resources.warehouse import Warehouse
+
+
+def _result(outcome: checks.Outcome, **options: Any) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=outcome.passed, metadata=_metadata(outcome.figures), **options)
+
+
+def _metadata(figures: dict[str, Any]) -> dict[str, dg.MetadataValue]:
+    def value(figure: Any) -> dg.MetadataValue:
+        if isinstance(figure, list | dict):
+            return dg.MetadataValue.json(figure)
+        if isinstance(figure, int | float) and not isinstance(figure, bool):
+            return dg.MetadataValue.float(float(figure))
+        return dg.MetadataValue.text(str(figure))
+
+    return {name: value(figure) for name, figure in figures.items()}
+
+
+@dg.asset_check(
+    asset=worklog_replica,
+    blocking=True,
+    partitions_def=work_days,
+    pool=DUCKDB_POOL,
+    additional_deps=[source_worklogs],
+)
+def replica_is_complete(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+    """Every extracted worklog of the dates has exactly one replica row (source ids unique), and no
+    unsent replica row outlives its source worklog. Blocks the load."""
+    with warehouse.get_connection() as connection:
+        return _result(checks.replica_complete(connection, scope_of(context)))
+
+
+@dg.asset_check(asset=worklog_replica, blocking=True, partitions_def=work_days, pool=DUCKDB_POOL)
+def replica_fields_are_valid(
+    context: dg.AssetCheckExecutionContext, warehouse: Warehouse
+) -> dg.AssetCheckResult:
+    """What the load would send is valid: seconds above 0, the start date equal to the work-date
+    partition, HH:mm:ss start times, and destination author and issue present on ready rows."""
+    with warehouse.get_connection() as connection:
+        return _result(checks.replica_fields_valid(connection, scope_of(context)))
+
+
+@dg.asset_check(asset=worklog_replica, blocking=True, partitions_def=work_days, pool=DUCKDB_POOL)
+def no_destination_worklog_claimed_twice(
+    context: dg.AssetCheckExecutionContext, warehouse: Warehouse
+) -> dg.AssetCheckResult:
+    """The ledger links each destination worklog to one source worklog at most. Blocks the load."""
+    with warehouse.get_connection() as connection:
+        return _result(checks.no_destination_worklog_claimed_twice(connection))
+
+
+@dg.asset_check(asset=worklog_replica, partitions_def=work_days, pool=DUCKDB_POOL)
+def parked_share_is_low(
+    context: dg.AssetCheckExecutionContext, policy: SyncPolicy, warehouse: Warehouse
+) -> dg.AssetCheckResult:
+    """Few enough worklogs of the dates are parked (at most `[checks] parked_share_warn`); the
+    metadata counts them by reason and names the top authors (emails masked) and issues."""
+    with warehouse.get_connection() as connection:
+        outcome = checks.parked_share(connection, scope_of(context), policy.parked_share_warn)
+    return _result(outcome, severity=dg.AssetCheckSeverity.WARN)
+
+
+@dg.asset_check(asset=destination_worklogs, partitions_def=work_days, pool=DUCKDB_POOL)
+def destination_matches_ledger(
+    context: dg.AssetCheckExecutionContext,
+    destination_tempo: TempoClient,
+    destination_jira: JiraClient,
+    warehouse: Warehouse,
+) -> dg.AssetCheckResult:
+    """Read back from the destination: for each destination issue and author of the dates, the
+    seconds of the worklogs the ledger links equal the seconds synced, and none of them is missing."""
+    scope = scope_of(context)
+    target = "tempo" if destination_tempo.token else "jira"
+    with warehouse.get_connection() as connection:
+        expected = checks.linked_seconds(connection, scope, target)
+    issue_ids = sorted({group.issue_id for group in expected})
+    found: dict[int, tuple[str | None, int]] = {}
+    if target == "tempo" and issue_ids:
+        for worklog in destination_tempo.search_worklogs(
+            issue_ids=issue_ids, date_from=scope.date_from, date_to=scope.date_to
+        ):
+            found[int(worklog["tempoWorklogId"])] = (
+                worklog["author"]["accountId"],
+                worklog["timeSpentSeconds"],
+            )
+    for issue_id in issue_ids if target == "jira" else []:
+        after = datetime.combine(scope.date_from - timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+        before = datetime.combine(scope.date_to + timedelta(days=2), datetime.min.time(), tzinfo=UTC)
+        for worklog in destination_jira.issue_worklogs(issue_id, started_after=after, started_before=before):
+            found[int(worklog["id"])] = (None, worklog["timeSpentSeconds"])
+    return _result(checks.reconcile(expected, found))
+
+
+@dg.asset_check(asset=destination_worklogs, pool=DUCKDB_POOL)
+def sync_is_fresh(policy: SyncPolicy, warehouse: Warehouse) -> dg.AssetCheckResult:
+    """The newest work date synced by a successful run is at most `[checks] freshness_days` old."""
+    with warehouse.get_connection() as connection:
+        newest = checks.newest_synced_day(connection)
+    today = datetime.now(UTC).date()
+    age = (today - newest).days if newest else None
+    return dg.AssetCheckResult(
+        passed=age is not None and age <= policy.freshness_days,
+        metadata={
+            "newest_synced_work_date": dg.MetadataValue.text(str(newest) if newest else "none"),
+            "age_days": dg.MetadataValue.int(age if age is not None else -1),
+            "allowed_days": dg.MetadataValue.int(policy.freshness_days),
+        },
+    )
+
+
+ALL_CHECKS = [
+    replica_is_complete,
+    replica_fields_are_valid,
+    no_destination_worklog_claimed_twice,
+    parked_share_is_low,
+    destination_matches_ledger,
+    sync_is_fresh,
+]

@@ -1,0 +1,41 @@
+"""The asset checks inside real runs: all pass on a clean sync; a failing blocking check stops the load."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+
+DAY = date(2025, 3, 5)
+BLOCKING = {"replica_is_complete", "replica_fields_are_valid", "no_destination_worklog_claimed_twice"}
+
+
+def test_every_check_passes_on_a_clean_partition(harness):
+    result = harness.run(DAY)
+    assert result.success
+    outcomes = {e.check_name: (e.passed, e.partition) for e in result.get_asset_check_evaluations()}
+    assert set(outcomes) == BLOCKING | {"parked_share_is_low", "destination_matches_ledger", "sync_is_fresh"}
+    # Freshness is measured against today, and the test data is from 2025; everything else passes.
+    assert {name for name, (passed, _) in outcomes.items() if not passed} == {"sync_is_fresh"}
+    assert outcomes["destination_matches_ledger"] == (True, "2025-03-05")
+
+
+def test_a_failing_blocking_check_stops_the_load(harness):
+    assert harness.run(DAY).success
+    # Corrupt the ledger: one destination worklog now appears linked to two source worklogs.
+    with duckdb.connect(str(harness.duckdb_path)) as connection:
+        connection.execute(
+            "update sync.worklog_links set destination_tempo_worklog_id ="
+            " (select min(destination_tempo_worklog_id) from sync.worklog_links)"
+            " where tempo_worklog_id = (select max(tempo_worklog_id) from sync.worklog_links)"
+        )
+    with harness.sandbox.admin() as admin:
+        before = len(admin.changed_worklogs("destination"))
+    result = harness.run(date(2025, 3, 6), raise_on_error=False)
+    assert not result.success
+    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    assert [e.check_name for e in failed] == ["no_destination_worklog_claimed_twice"]
+    assert failed[0].metadata["claimed_twice"].value == 1
+    assert not result.asset_materializations_for_node("destination_worklogs")
+    with harness.sandbox.admin() as admin:
+        assert len(admin.changed_worklogs("destination")) == before  # nothing was sent
