@@ -13,9 +13,19 @@ from assets.load import destination_worklogs
 from assets.transform import worklog_replica
 from pipelines import sandbox_mode
 from pipelines.jobs import sync_worklogs
+from pipelines.schedules import daily_sync
+from pipelines.sensors import late_worklogs
 from pipelines.settings import Mode, load_settings
 from pipelines.wiring import build_resources
 from resources.policy import SyncPolicy
+
+SYNC_ASSETS = [
+    source_worklogs,
+    source_directory,
+    destination_directory,
+    worklog_replica,
+    destination_worklogs,
+]
 
 
 def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
@@ -37,6 +47,8 @@ def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
         ],
         asset_checks=ALL_CHECKS,
         jobs=[sync_worklogs],
+        schedules=[daily_sync],
+        sensors=[late_worklogs],
         resources=build_resources(settings, policy),
         # The steps form a chain and all write one DuckDB file, so separate step processes would buy
         # no parallelism and cost a Python start-up per step; a run is one process.

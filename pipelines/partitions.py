@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 
 from pipelines.settings import DEFAULT_START_DATE
+from resources.policy import Schedule
 
 
 def _start_date() -> date:
@@ -18,4 +20,13 @@ def _start_date() -> date:
         return DEFAULT_START_DATE
 
 
-work_days = dg.DailyPartitionsDefinition(start_date=_start_date().isoformat())
+def _config_path() -> Path | None:
+    raw = os.environ.get("TEMPO_SYNC_CONFIG", "").strip()
+    return Path(raw) if raw else None
+
+
+SCHEDULE = Schedule.from_file(_config_path())
+
+# The work date is the worker's local date, which Tempo never shifts; the partitions' time zone
+# only decides when a day counts as over (and so when the schedule runs it).
+work_days = dg.DailyPartitionsDefinition(start_date=_start_date().isoformat(), timezone=SCHEDULE.timezone)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dagster as dg
 from pydantic import Field
@@ -19,17 +21,40 @@ _PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]*-[1-9][0-9]*$")
 _CUSTOM_FIELD = re.compile(r"^customfield_[0-9]+$")
 _KNOWN = {
-    "": {"issues", "authors", "directory", "http", "checks"},
+    "": {"issues", "authors", "directory", "http", "checks", "schedule"},
     "issues": {"strategy", "field", "projects", "table"},
     "authors": {"overrides", "fallback_account_id"},
     "directory": {"user_ttl_hours", "issue_ttl_hours"},
     "http": {"tempo_requests_per_second", "jira_requests_per_second", "max_retries", "backoff_seconds"},
     "checks": {"parked_share_warn", "freshness_days"},
+    "schedule": {"hour", "minute", "timezone"},
 }
 
 
 class PolicyError(ValueError):
     """The policy file is invalid; the message names every problem and the file."""
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When the daily run starts, and the time zone whose days the partitions are."""
+
+    hour: int = 1
+    minute: int = 30
+    timezone: str = "UTC"
+
+    @classmethod
+    def from_file(cls, path: Path | None) -> Schedule:
+        """The `[schedule]` of the policy file. A broken file gives the defaults here: the
+        definitions report it, with every other problem, when they load."""
+        try:
+            document = _read(path) if path is not None else {}
+        except PolicyError:
+            return cls()
+        if _problems(document):
+            return cls()
+        section = document.get("schedule", {})
+        return cls(section.get("hour", 1), section.get("minute", 30), section.get("timezone", "UTC"))
 
 
 class SyncPolicy(dg.ConfigurableResource):
@@ -99,10 +124,7 @@ class SyncPolicy(dg.ConfigurableResource):
         """The policy in ``path`` (TOML), or the defaults when ``path`` is None."""
         if path is None:
             return cls(source_site=source_site)
-        try:
-            document = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-            raise PolicyError(f"cannot read the policy file {path}: {error}") from error
+        document = _read(path)
         problems = _problems(document)
         if problems:
             raise PolicyError(
@@ -130,7 +152,14 @@ class SyncPolicy(dg.ConfigurableResource):
         )
 
 
-def _problems(document: dict[str, Any]) -> list[str]:
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise PolicyError(f"cannot read the policy file {path}: {error}") from error
+
+
+def _shape_problems(document: dict[str, Any]) -> list[str]:
     problems = [f"unknown section [{name}]" for name in document if name not in _KNOWN[""]]
     for section in _KNOWN[""] & document.keys():
         if not isinstance(document[section], dict):
@@ -141,6 +170,11 @@ def _problems(document: dict[str, Any]) -> list[str]:
             for key in document[section]
             if key not in _KNOWN[section]
         ]
+    return problems
+
+
+def _problems(document: dict[str, Any]) -> list[str]:
+    problems = _shape_problems(document)
     if problems:
         return problems
     issues, authors = document.get("issues", {}), document.get("authors", {})
@@ -181,9 +215,24 @@ def _problems(document: dict[str, Any]) -> list[str]:
     days = document.get("checks", {}).get("freshness_days", 1)
     if isinstance(days, bool) or not (isinstance(days, int) and 1 <= days <= 366):
         problems.append("[checks] freshness_days must be a whole number of days between 1 and 366")
+    problems += _schedule_problems(document.get("schedule", {}))
     retries = document.get("http", {}).get("max_retries", 0)
     if isinstance(retries, bool) or not (isinstance(retries, int) and 0 <= retries <= 20):
         problems.append("[http] max_retries must be a whole number between 0 and 20")
+    return problems
+
+
+def _schedule_problems(section: dict[str, Any]) -> list[str]:
+    problems = []
+    for key, most in (("hour", 23), ("minute", 59)):
+        value = section.get(key, 0)
+        if isinstance(value, bool) or not (isinstance(value, int) and 0 <= value <= most):
+            problems.append(f"[schedule] {key} must be a whole number between 0 and {most}")
+    zone = section.get("timezone", "UTC")
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        problems.append(f"[schedule] timezone {zone!r} is not an IANA time zone such as Europe/Berlin")
     return problems
 
 

@@ -49,9 +49,10 @@ class Warehouse(DuckDBResource):
             connection.close()
 
     @contextmanager
-    def read_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A read-only connection, for reports and checks that must not block writers for long."""
-        connection = self._open(read_only=True)
+    def read_connection(self, wait_seconds: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection, for reports and sensors; ``wait_seconds`` bounds the wait for a
+        writer to finish (default: ``lock_wait_seconds``)."""
+        connection = self._open(read_only=True, wait_seconds=wait_seconds)
         try:
             yield connection
         finally:
@@ -77,8 +78,9 @@ class Warehouse(DuckDBResource):
                 connection.close()
             _migrated.add(path)
 
-    def _open(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-        deadline = time.monotonic() + self.lock_wait_seconds
+    def _open(self, *, read_only: bool, wait_seconds: float | None = None) -> duckdb.DuckDBPyConnection:
+        wait = self.lock_wait_seconds if wait_seconds is None else wait_seconds
+        deadline = time.monotonic() + wait
         delay = 0.05
         while True:
             try:
@@ -88,7 +90,7 @@ class Warehouse(DuckDBResource):
                     if "lock" in str(error).lower():
                         raise WarehouseBusyError(
                             f"the DuckDB file {self.database} stayed locked by another process for "
-                            f"{self.lock_wait_seconds:.0f} s; wait for the other run to finish, or raise "
+                            f"{wait:.0f} s; wait for the other run to finish, or raise "
                             "lock_wait_seconds"
                         ) from error
                     raise

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from resources.policy import PolicyError, SyncPolicy
+from resources.policy import PolicyError, Schedule, SyncPolicy
 
 
 def _policy(tmp_path: Path, text: str) -> SyncPolicy:
@@ -74,3 +74,16 @@ def test_mistakes_are_named_with_the_file(tmp_path, text, fragment):
         _policy(tmp_path, text)
     assert fragment in str(raised.value)
     assert "tempo-sync.toml" in str(raised.value)
+
+
+def test_the_schedule_section_sets_hour_minute_and_time_zone(tmp_path):
+    path = tmp_path / "tempo-sync.toml"
+    path.write_text('[schedule]\nhour = 6\nminute = 5\ntimezone = "Europe/Berlin"\n', encoding="utf-8")
+    assert Schedule.from_file(path) == Schedule(6, 5, "Europe/Berlin")
+    assert Schedule.from_file(None) == Schedule(1, 30, "UTC")
+    path.write_text('[schedule]\nhour = 24\ntimezone = "Mars/Olympus"\n', encoding="utf-8")
+    assert Schedule.from_file(path) == Schedule()  # the definitions report the file's problems
+    with pytest.raises(PolicyError) as raised:
+        SyncPolicy.from_file(path, source_site="x")
+    assert "[schedule] hour must be a whole number between 0 and 23" in str(raised.value)
+    assert "timezone 'Mars/Olympus' is not an IANA time zone" in str(raised.value)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 import duckdb
@@ -11,15 +9,7 @@ import pytest
 
 from resources.migrations import MIGRATIONS
 from resources.warehouse import Warehouse, WarehouseBusyError, migrate
-
-HOLD_LOCK = """
-import sys, time, duckdb
-connection = duckdb.connect(sys.argv[1])
-connection.execute("create table if not exists hold (x integer)")
-print("locked", flush=True)
-time.sleep(float(sys.argv[2]))
-connection.close()
-"""
+from tests.support.locks import hold_write_lock
 
 
 def test_migrations_are_ordered_and_apply_once(tmp_path):
@@ -34,19 +24,10 @@ def test_migrations_are_ordered_and_apply_once(tmp_path):
     assert {"raw.source_worklogs", "replica.worklogs", "sync.worklog_links", "lineage.runs"} <= tables
 
 
-def _hold(path: str, seconds: float) -> subprocess.Popen[str]:
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, path, str(seconds)], stdout=subprocess.PIPE, text=True
-    )
-    assert holder.stdout is not None
-    assert holder.stdout.readline().strip() == "locked"
-    return holder
-
-
 def test_a_writer_waits_for_another_process_to_release_the_file(tmp_path):
     path = str(tmp_path / "w.duckdb")
     Warehouse(database=path).schema_version()  # migrate first, while nobody holds the file
-    holder = _hold(path, 1.5)
+    holder = hold_write_lock(path, 1.5)
     started = time.monotonic()
     with Warehouse(database=path, lock_wait_seconds=60).get_connection() as connection:
         assert connection.execute("select count(*) from hold").fetchone() == (0,)
@@ -59,7 +40,7 @@ def test_a_writer_waits_for_another_process_to_release_the_file(tmp_path):
 def test_a_writer_gives_up_with_the_fix_when_the_lock_outlasts_the_wait(tmp_path):
     path = str(tmp_path / "w.duckdb")
     Warehouse(database=path).schema_version()
-    holder = _hold(path, 5)
+    holder = hold_write_lock(path, 5)
     try:
         busy = Warehouse(database=path, lock_wait_seconds=0.5)
         with pytest.raises(
