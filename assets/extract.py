@@ -49,7 +49,7 @@ def source_worklogs(
         context.log.warning(f"{result.quarantined} malformed worklog(s) quarantined; see raw.quarantine")
     return dg.MaterializeResult(
         metadata={
-            **table_metadata("raw.source_worklogs", result.stored),
+            **table_metadata(warehouse, "raw.source_worklogs", result.stored),
             "quarantined": result.quarantined,
             "vanished_from_source": result.vanished,
             "api_calls": dg.MetadataValue.json(dict(calls)),

@@ -79,7 +79,9 @@ def destination_worklogs(
         )
     return dg.MaterializeResult(
         metadata={
-            **table_metadata("sync.worklog_links", result.created + result.adopted + result.already_synced),
+            **table_metadata(
+                warehouse, "sync.worklog_links", result.created + result.adopted + result.already_synced
+            ),
             "created": result.created,
             "adopted_after_unknown_outcome": result.adopted,
             "already_synced": result.already_synced,

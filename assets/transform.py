@@ -4,10 +4,44 @@ import dagster as dg
 
 from assets.extract import destination_directory, source_directory, source_worklogs
 from assets.steps import SYNC_STEP, recorded_step, scope_of, table_metadata
+from replication.report_preview import parked_preview
 from replication.transform import build_replica
 from resources.policy import SyncPolicy
 from resources.tempo import TempoClient
 from resources.warehouse import Warehouse
+
+
+def _from(asset: dg.AssetsDefinition, *columns: str) -> list[dg.TableColumnDep]:
+    return [dg.TableColumnDep(asset_key=asset.key, column_name=column) for column in columns]
+
+
+# Where each replica column comes from: the raw worklog, or a directory lookup.
+REPLICA_LINEAGE = dg.TableColumnLineage(
+    deps_by_column={
+        "tempo_worklog_id": _from(source_worklogs, "tempo_worklog_id"),
+        "work_date": _from(source_worklogs, "work_date"),
+        "start_date": _from(source_worklogs, "work_date"),
+        "start_time": _from(source_worklogs, "start_time"),
+        "time_spent_seconds": _from(source_worklogs, "time_spent_seconds"),
+        "billable_seconds": _from(source_worklogs, "billable_seconds"),
+        "description": _from(source_worklogs, "description"),
+        "created_at": _from(source_worklogs, "created_at"),
+        "updated_at": _from(source_worklogs, "updated_at"),
+        "attributes": _from(source_worklogs, "attributes"),
+        "source_jira_worklog_id": _from(source_worklogs, "jira_worklog_id"),
+        "source_author_account_id": _from(source_worklogs, "author_account_id"),
+        "source_issue_id": _from(source_worklogs, "issue_id"),
+        "source_author_email": _from(source_directory, "email"),
+        "source_author_name": _from(source_directory, "display_name"),
+        "source_issue_key": _from(source_directory, "issue_key"),
+        "remaining_estimate_seconds": _from(source_directory, "remaining_estimate_seconds"),
+        "destination_author_account_id": _from(destination_directory, "account_id"),
+        "destination_author_email": _from(destination_directory, "email"),
+        "author_time_zone": _from(destination_directory, "time_zone") + _from(source_directory, "time_zone"),
+        "destination_issue_id": _from(destination_directory, "issue_id"),
+        "destination_issue_key": _from(destination_directory, "issue_key"),
+    }
+)
 
 
 @dg.asset(
@@ -40,16 +74,20 @@ def worklog_replica(
                 destination_has_tempo=bool(destination_tempo.token),
             )
         counts.update(ready=result.ready, parked=result.parked, frozen=result.frozen, removed=result.removed)
+    with warehouse.get_connection() as connection:
+        preview = parked_preview(connection, scope)
     parked = sum(result.parked.values())
     if parked:
         context.log.warning(f"{parked} worklog(s) parked: {result.parked}")
     return dg.MaterializeResult(
         metadata={
-            **table_metadata("replica.worklogs", result.ready + parked),
+            **table_metadata(warehouse, "replica.worklogs", result.ready + parked),
             "ready": result.ready,
             "parked": parked,
             "parked_by_reason": dg.MetadataValue.json(result.parked),
             "already_sent_unchanged": result.frozen,
+            "parked_preview": dg.MetadataValue.md(preview),
+            "dagster/column_lineage": dg.MetadataValue.column_lineage(REPLICA_LINEAGE),
             "removed_deleted_on_source": result.removed,
         }
     )
