@@ -3,6 +3,7 @@
 import dagster as dg
 
 from assets.steps import SYNC_STEP, metered, recorded_step, scope_of, table_metadata
+from pipelines.progress import progress_message
 from replication import directory, extract
 from resources.jira import JiraClient
 from resources.policy import SyncPolicy
@@ -30,13 +31,16 @@ def source_worklogs(
     with warehouse.get_connection() as connection:
         extract.claim_source_site(connection, policy.source_site)
         extract.drop_abandoned_pages(connection)
+    read = 0
     with recorded_step(context, warehouse, "extract") as counts, metered(source_tempo) as calls:
         for page, records in enumerate(
             source_tempo.worklog_pages(scope.date_from, scope.date_to, page_size=PAGE_SIZE)
         ):
             with warehouse.get_connection() as connection:
                 staged = extract.stage_page(connection, context.run.run_id, page, records)
+            read += staged
             context.log.info(f"page {page + 1}: {staged} worklogs")
+            context.log.info(progress_message("extract", read, None))
         with warehouse.get_connection() as connection:
             result = extract.publish(connection, context.run.run_id, scope.date_from, scope.date_to)
             unmapped = extract.unmapped_jira_ids(connection, scope.date_from, scope.date_to)

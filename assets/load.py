@@ -4,6 +4,7 @@ import dagster as dg
 
 from assets.steps import SYNC_STEP, metered, recorded_step, scope_of, table_metadata
 from assets.transform import worklog_replica
+from pipelines.progress import progress_message
 from replication.load import Destination, JiraDestination, LoadCounts, TempoDestination, load
 from resources.jira import JiraClient
 from resources.policy import SyncPolicy
@@ -58,6 +59,7 @@ def destination_worklogs(
             context.run.run_id,
             source_site=policy.source_site,
             run_is_active=run_is_active,
+            on_progress=lambda done, total: context.log.info(progress_message("load", done, total)),
         )
         counts.update(created=result.created, adopted=result.adopted, already_synced=result.already_synced,
                       rejected=result.rejected, pending=result.pending, busy=result.busy,

@@ -52,6 +52,8 @@ def recorded_step(
         yield counts
     except Exception as error:
         with warehouse.get_connection() as connection:
+            # What the step did before it failed still counts (created before a lost answer, say).
+            lineage.step_finished(connection, context.run.run_id, step, counts, last=False)
             lineage.step_failed(connection, context.run.run_id, step, f"{type(error).__name__}: {error}")
         raise
     with warehouse.get_connection() as connection:

@@ -13,6 +13,7 @@ from assets.load import destination_worklogs
 from assets.transform import worklog_replica
 from pipelines import sandbox_mode
 from pipelines.jobs import sync_worklogs
+from pipelines.progress import progress_bar
 from pipelines.schedules import daily_sync
 from pipelines.sensors import late_worklogs
 from pipelines.settings import Mode, load_settings
@@ -53,6 +54,7 @@ def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
         # The steps form a chain and all write one DuckDB file, so separate step processes would buy
         # no parallelism and cost a Python start-up per step; a run is one process.
         executor=dg.in_process_executor,
+        loggers={"console": dg.colored_console_logger, "progress": progress_bar},
     )
 
 

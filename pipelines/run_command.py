@@ -17,7 +17,7 @@ from resources.policy import PolicyError
 DEFAULT_DAYS = 3
 # The command prints its own table and the failing step's error; Dagster's event log (with
 # tracebacks) is in the UI when DAGSTER_HOME is set.
-_QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+_QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}, "progress": {}}}
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -75,6 +75,7 @@ def run_command(args: argparse.Namespace) -> int:
             "dagster/asset_partition_range_end": date_to.isoformat(),
         }}  # fmt: skip
     result = job.execute_in_process(instance=instance, run_config=_QUIET, raise_on_error=False, **options)
+    print(file=sys.stderr)  # end the progress line
     with Warehouse(database=str(settings.duckdb_path)).read_connection() as connection:
         print(render(day_reports(connection, result.run_id, Scope(date_from, date_to))))
     if not result.success:

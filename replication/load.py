@@ -161,8 +161,10 @@ def load(
     *,
     source_site: str,
     run_is_active: ClaimCheck,
+    on_progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> LoadCounts:
-    """Send the scope's ready rows that the destination does not hold yet."""
+    """Send the scope's ready rows that the destination does not hold yet; ``on_progress`` hears
+    how many of the rows to send are done after each destination issue."""
     counts = LoadCounts()
     with warehouse.get_connection() as connection:
         cursor = connection.execute(_WORK, {**scope.params, "source_site": source_site, "run_id": run_id})
@@ -183,9 +185,12 @@ def load(
         else:
             by_issue[int(row["destination_issue_id"])].append(row)
     issues = list(by_issue.items())
+    total, done = sum(len(rows) for _, rows in issues), 0
     for position, (issue_id, rows) in enumerate(issues):
         try:
             _load_issue(warehouse, destination, issue_id, rows, run_id, counts)
+            done += len(rows)
+            on_progress(done, total)
         except DestinationUnavailableError as error:
             counts.stopped = str(error)
             for _, later in issues[position + 1 :]:
