@@ -111,17 +111,7 @@ def destination_matches_ledger(
 def sync_is_fresh(policy: SyncPolicy, warehouse: Warehouse) -> dg.AssetCheckResult:
     """The newest work date synced by a successful run is at most `[checks] freshness_days` old."""
     with warehouse.get_connection() as connection:
-        newest = checks.newest_synced_day(connection)
-    today = datetime.now(UTC).date()
-    age = (today - newest).days if newest else None
-    return dg.AssetCheckResult(
-        passed=age is not None and age <= policy.freshness_days,
-        metadata={
-            "newest_synced_work_date": dg.MetadataValue.text(str(newest) if newest else "none"),
-            "age_days": dg.MetadataValue.int(age if age is not None else -1),
-            "allowed_days": dg.MetadataValue.int(policy.freshness_days),
-        },
-    )
+        return _result(checks.fresh(connection, datetime.now(UTC).date(), policy.freshness_days))
 
 
 ALL_CHECKS = [

@@ -180,11 +180,18 @@ def reconcile(expected: Sequence[LinkedSeconds], found: dict[int, tuple[str | No
     )
 
 
-def newest_synced_day(connection: duckdb.DuckDBPyConnection) -> date | None:
+def fresh(connection: duckdb.DuckDBPyConnection, today: date, allowed_days: int) -> Outcome:
+    """The newest work date a successful run synced is at most ``allowed_days`` before ``today``."""
     row = connection.execute(
         "select max(partition_end) from lineage.runs where status = 'succeeded'"
     ).fetchone()
-    return row[0] if row else None
+    newest = row[0] if row else None
+    age = (today - newest).days if newest else None
+    return Outcome(
+        age is not None and age <= allowed_days,
+        {"newest_synced_work_date": str(newest) if newest else "none", "age_days": age if age is not None else -1,
+         "allowed_days": allowed_days},
+    )  # fmt: skip
 
 
 def _ids(connection: duckdb.DuckDBPyConnection, sql: str, scope: Scope) -> list[int]:

@@ -133,3 +133,16 @@ def test_reconciliation_finds_missing_and_changed_destination_worklogs(connectio
     assert edited.figures["seconds_mismatches"] == ["issue 20001: 4500 s on the destination, 5400 s synced"]
     moved = checks.reconcile(expected, {9001: ("b", 3600), 9002: ("a", 1800)})
     assert not moved.passed
+
+
+def test_freshness_counts_days_since_the_newest_synced_work_date(connection):
+    assert not checks.fresh(connection, date(2025, 3, 10), 3).passed  # nothing synced yet
+    connection.execute(
+        "insert into lineage.runs values ('r', 'sync_worklogs', ?, ?, 'succeeded', current_timestamp,"
+        " current_timestamp, '{}', '1', null)",
+        [date(2025, 3, 1), date(2025, 3, 7)],
+    )
+    assert checks.fresh(connection, date(2025, 3, 10), 3).passed
+    late = checks.fresh(connection, date(2025, 3, 11), 3)
+    assert not late.passed
+    assert late.figures == {"newest_synced_work_date": "2025-03-07", "age_days": 4, "allowed_days": 3}
