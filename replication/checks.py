@@ -187,11 +187,12 @@ def fresh(connection: duckdb.DuckDBPyConnection, today: date, allowed_days: int)
     ).fetchone()
     newest = row[0] if row else None
     age = (today - newest).days if newest else None
-    return Outcome(
-        age is not None and age <= allowed_days,
-        {"newest_synced_work_date": str(newest) if newest else "none", "age_days": age if age is not None else -1,
-         "allowed_days": allowed_days},
-    )  # fmt: skip
+    figures = {
+        "newest_synced_work_date": str(newest) if newest else "none",
+        "age_days": age if age is not None else -1,
+        "allowed_days": allowed_days,
+    }
+    return Outcome(age is not None and age <= allowed_days, figures)
 
 
 def _ids(connection: duckdb.DuckDBPyConnection, sql: str, scope: Scope) -> list[int]:
