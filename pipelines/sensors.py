@@ -20,7 +20,7 @@ from resources.tempo import TempoClient
 from resources.warehouse import Warehouse, WarehouseBusyError
 
 OVERLAP = timedelta(minutes=10)
-FIRST_LOOKBACK = timedelta(days=7)
+FIRST_LOOKBACK = timedelta(days=2)  # a new instance runs the last two days; older ones are a backfill
 LEDGER_WAIT_SECONDS = 5.0
 
 # Known to the warehouse: linked in the ledger, or parked (every run retries those anyway).
