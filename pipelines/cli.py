@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from pipelines import run_command, status_command, trace_command
+from pipelines import maintenance_command, run_command, status_command, trace_command
 from sandbox import cli as sandbox_cli
 
 
@@ -34,6 +34,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             "trace",
             help="the whole story of one worklog, by its source or destination Tempo or Jira id (read-only)",
             description="Show the source row, resolution, ledger row, events and runs of one worklog.",
+        )
+    )
+    maintenance_command.register_retry(
+        commands.add_parser(
+            "retry",
+            help="let the next run send again the worklogs the destination rejected (after a fix there)",
+            description="Mark rejected worklogs so that the next run of their work dates sends them again.",
+        )
+    )
+    maintenance_command.register_purge(
+        commands.add_parser(
+            "purge-directory",
+            help="remove the cached user directory (emails, names, time zones) from the DuckDB file",
+            description="Delete directory.users and directory.user_searches; runs fetch them again.",
         )
     )
     sandbox_cli.register(

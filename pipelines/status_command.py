@@ -2,7 +2,7 @@
 
 It only reads the DuckDB file named by the settings, read-only: it starts no sandbox and builds no
 Dagster definitions, so it works the same in sandbox and live mode. ``tempo-sync trace`` opens the
-file the same way, through :func:`read_warehouse`.
+file the same way, through :func:`open_warehouse`.
 """
 
 from __future__ import annotations
@@ -62,8 +62,11 @@ def _seconds(raw: str) -> float:
 
 
 @contextmanager
-def read_warehouse(wait_seconds: float) -> Iterator[tuple[Path, duckdb.DuckDBPyConnection]]:
-    """The settings' DuckDB file and a read-only connection to it, or a :class:`CommandError`."""
+def open_warehouse(
+    wait_seconds: float, *, write: bool = False
+) -> Iterator[tuple[Path, duckdb.DuckDBPyConnection]]:
+    """The settings' DuckDB file and a connection to it (read-only unless ``write``), or a
+    :class:`CommandError`."""
     try:
         path = load_settings(os.environ).duckdb_path
     except SettingsError as error:
@@ -73,7 +76,8 @@ def read_warehouse(wait_seconds: float) -> Iterator[tuple[Path, duckdb.DuckDBPyC
     warehouse = Warehouse(database=str(path), lock_wait_seconds=wait_seconds)
     with ExitStack() as stack:
         try:
-            connection = stack.enter_context(warehouse.read_connection())
+            opened = warehouse.get_connection() if write else warehouse.read_connection()
+            connection = stack.enter_context(opened)
         except WarehouseBusyError as error:
             raise CommandError(
                 f"waited {wait_seconds:g} s, but the DuckDB file is being written by a run; try again when "
@@ -91,10 +95,10 @@ def read_warehouse(wait_seconds: float) -> Iterator[tuple[Path, duckdb.DuckDBPyC
             ) from error
 
 
-def run_read_only(wait_seconds: float, show: Show) -> int:
+def run_on_warehouse(wait_seconds: float, show: Show, *, write: bool = False) -> int:
     """Call ``show`` with the open file; report a :class:`CommandError` as ``tempo-sync: ...``."""
     try:
-        with read_warehouse(wait_seconds) as (path, connection):
+        with open_warehouse(wait_seconds, write=write) as (path, connection):
             return show(path, connection)
     except CommandError as error:
         print(f"tempo-sync: {error}", file=sys.stderr)
@@ -118,7 +122,7 @@ def status_command(args: argparse.Namespace) -> int:
         print(render_status(connection, path, max(args.runs, 0)))
         return 0
 
-    return run_read_only(args.wait, show)
+    return run_on_warehouse(args.wait, show)
 
 
 def render_status(connection: duckdb.DuckDBPyConnection, path: Path, runs: int) -> str:

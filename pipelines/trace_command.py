@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from pipelines.status_command import add_wait_option, partitions, run_read_only
+from pipelines.status_command import add_wait_option, partitions, run_on_warehouse
 from pipelines.tables import render_fields, render_table, text, truncate, utc
 from replication.privacy import mask_email
 
@@ -128,7 +128,7 @@ def trace_command(args: argparse.Namespace) -> int:
         print(render_trace(connection, args.id, matches, show_emails=args.show_emails))
         return 0
 
-    return run_read_only(args.wait, show)
+    return run_on_warehouse(args.wait, show)
 
 
 def find(connection: duckdb.DuckDBPyConnection, worklog_id: int) -> dict[int, list[str]]:

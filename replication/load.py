@@ -177,7 +177,7 @@ def load(
         if state == "created":
             counts.note(row, "already_synced")
         elif state == "rejected" and row["ledger_hash"] == row["content_hash"]:
-            counts.note(row, "rejected")  # retried only after the row changes
+            counts.note(row, "rejected")  # retried only after the row changes, or `tempo-sync retry`
         elif (
             state == "pending" and row["claim_run_id"] != run_id and _held_elsewhere(row, now, run_is_active)
         ):

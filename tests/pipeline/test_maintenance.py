@@ -1,0 +1,58 @@
+"""`tempo-sync retry` lets refused worklogs go again after a fix; `tempo-sync purge-directory`
+removes the cached people and the next run looks them up again."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from pipelines.cli import main
+
+DAY = date(2025, 3, 5)
+
+
+@pytest.fixture
+def environment(harness, monkeypatch):
+    for name, value in harness.environ.items():
+        monkeypatch.setenv(name, value)
+    return harness
+
+
+def test_retry_sends_refused_worklogs_again_once_the_destination_is_fixed(environment, capsys):
+    harness = environment
+    with harness.sandbox.admin() as admin:
+        grants = admin.permissions("destination")
+        admin.set_permissions(
+            "destination", jira=[k for k in grants["jira"] if k != "WORK_ON_ISSUES"], tempo=grants["tempo"]
+        )
+    assert harness.run(DAY).success
+    rejected = harness.scalar("select count(*) from sync.worklog_links where state = 'rejected'")
+    assert rejected > 20
+    with harness.sandbox.admin() as admin:
+        admin.set_permissions("destination", jira=grants["jira"], tempo=grants["tempo"])
+    assert harness.run(DAY).success  # fixed, but nothing changed in the rows: not resent
+    assert harness.scalar("select count(*) from sync.worklog_links where state = 'rejected'") == rejected
+
+    assert main(["retry", "--from", "2025-03-05", "--to", "2025-03-05"]) == 0
+    assert f"{rejected} rejected worklog(s)" in capsys.readouterr().out
+    assert harness.run(DAY).success
+    assert harness.scalar("select count(*) from sync.worklog_links where state = 'created'") == rejected
+    assert harness.scalar("select count(*) from sync.events where event = 'retry_requested'") == rejected
+    with harness.sandbox.admin() as admin:
+        assert len(admin.changed_worklogs("destination")) == rejected
+
+
+def test_purge_directory_removes_cached_people_and_the_next_run_fetches_them(environment, capsys):
+    harness = environment
+    assert harness.run(DAY).success
+    users = harness.scalar("select count(*) from directory.users")
+    assert users > 20
+    assert main(["purge-directory"]) == 0
+    assert f"removed {users} cached user(s)" in capsys.readouterr().out
+    assert harness.scalar("select count(*) from directory.users") == 0
+    assert harness.scalar("select count(*) from directory.user_searches") == 0
+    created = harness.scalar("select count(*) from sync.worklog_links where state = 'created'")
+    assert harness.run(DAY).success
+    assert harness.scalar("select count(*) from directory.users") > 20
+    assert harness.scalar("select count(*) from sync.worklog_links where state = 'created'") == created
