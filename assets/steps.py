@@ -74,29 +74,21 @@ def metered(*clients: TempoClient | JiraClient) -> Iterator[Counter[str]]:
 
 
 def table_metadata(warehouse: Warehouse, table: str, partition_rows: int) -> dict[str, dg.MetadataValue]:
-    """Dagster's standard table metadata: the table's name and columns, its rows, and the rows the
-    run's partitions hold."""
-    return {
-        "dagster/table_name": dg.MetadataValue.text(table),
-        "dagster/column_schema": dg.MetadataValue.table_schema(column_schema(warehouse, table)),
-        "dagster/row_count": dg.MetadataValue.int(row_count(warehouse, table)),
-        "dagster/partition_row_count": dg.MetadataValue.int(partition_rows),
-    }
-
-
-def column_schema(warehouse: Warehouse, table: str) -> dg.TableSchema:
-    """The table's columns and types as DuckDB has them, for the UI's column schema."""
+    """Dagster's standard table metadata: the table's name and columns (as DuckDB has them), its
+    rows, and the rows the run's partitions hold."""
     schema, name = table.split(".")
     with warehouse.get_connection() as connection:
-        rows = connection.execute(
+        columns = connection.execute(
             "select column_name, data_type from information_schema.columns"
             " where table_schema = ? and table_name = ? order by ordinal_position",
             [schema, name],
         ).fetchall()
-    return dg.TableSchema(columns=[dg.TableColumn(column, kind.lower()) for column, kind in rows])
-
-
-def row_count(warehouse: Warehouse, table: str) -> int:
-    with warehouse.get_connection() as connection:
         row = connection.execute(f"select count(*) from {table}").fetchone()  # noqa: S608 - a constant name
-    return int(row[0]) if row else 0
+    return {
+        "dagster/table_name": dg.MetadataValue.text(table),
+        "dagster/column_schema": dg.MetadataValue.table_schema(
+            dg.TableSchema(columns=[dg.TableColumn(column, kind.lower()) for column, kind in columns])
+        ),
+        "dagster/row_count": dg.MetadataValue.int(int(row[0]) if row else 0),
+        "dagster/partition_row_count": dg.MetadataValue.int(partition_rows),
+    }

@@ -7,6 +7,7 @@ from datetime import date
 
 import duckdb
 
+from pipelines.tables import render_table
 from replication.scope import Scope
 
 _PER_DAY = """
@@ -70,16 +71,6 @@ def render(reports: list[DayReport]) -> str:
         detail = ", ".join(f"{reason} {count}" for reason, count in sorted(reasons.items()))
         return (label, *map(str, numbers), str(sum(reasons.values())), detail or "-")  # fmt: skip
 
-    lines = [cells(str(r.day), [r]) for r in reports]
-    footer = cells("total", reports)
-    widths = [max(len(row[i]) for row in (header, *lines, footer)) for i in range(len(header))]
-
-    def fmt(row: tuple[str, ...]) -> str:
-        last = len(row) - 1
-        return "  ".join(
-            cell.ljust(width) if i in (0, last) else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
-        ).rstrip()
-
-    rule = "  ".join("-" * width for width in widths[:-1]) + "  " + "-" * len(header[-1])
-    return "\n".join([fmt(header), rule, *(fmt(row) for row in lines), rule, fmt(footer)])
+    numbers = range(1, len(header) - 1)  # everything between the date and the reasons
+    return render_table(header, [cells(str(r.day), [r]) for r in reports], right=numbers,
+                        footer=cells("total", reports))  # fmt: skip

@@ -1,4 +1,4 @@
-"""Plain-text tables and cell formats for the read-only commands (``status``, ``trace``)."""
+"""Plain-text tables and cell formats for the commands (``run``, ``status``, ``trace``)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ def render_table(
     right: Collection[int] = (),
     footer: Sequence[str] | None = None,
 ) -> str:
-    """Columns two spaces apart under a dashed rule, in the style of ``tempo-sync run``'s table.
+    """Columns two spaces apart under a dashed rule.
 
     Columns whose index is in ``right`` (numbers) are right-aligned. A left-aligned last column
-    (an error, a detail) is not padded and its rule is as long as its header, as in that table.
+    (an error, a detail) is not padded and its rule is as long as its header.
     A ``footer`` (a total) goes under a second rule.
     """
     last = len(header) - 1
