@@ -129,6 +129,17 @@ async def changed_worklogs(request: Request) -> Response:
     return JSONResponse(rows)
 
 
+async def inject_worklogs(request: Request) -> Response:
+    """Raw records, listed as they are among the site's Tempo worklogs of one date (docs/sandbox.md)."""
+    site = _site(request)
+    body = await _json_object(request)
+    records = body.get("records")
+    if set(body) != {"day", "records"} or not isinstance(records, list) or not records:
+        raise AdminError(400, 'give {"day": "2025-03-05", "records": [any JSON values, at least one]}')
+    site.repo.inject_records(_day(str(body["day"]), "day"), records)
+    return JSONResponse({"injected": len(records)}, status_code=201)
+
+
 async def scenarios(request: Request) -> Response:
     """Every generated worklog of a date range, with its awkward case and expected outcome."""
     site = _site(request)
@@ -245,6 +256,7 @@ _ROUTES = (
     ("/people", "GET", people),
     ("/reset", "POST", reset),
     ("/sites/{site}/worklogs", "GET", changed_worklogs),
+    ("/sites/{site}/injected-worklogs", "POST", inject_worklogs),
     ("/sites/{site}/scenarios", "GET", scenarios),
     ("/sites/{site}/accounts", "GET", accounts),
     ("/sites/{site}/users/{account_id}", "PUT", put_user),

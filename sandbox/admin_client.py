@@ -70,6 +70,11 @@ class SandboxAdmin:
         """Every worklog clients created, edited or deleted on a site, with all its fields."""
         return self._get(f"/sites/{site}/worklogs")
 
+    def inject_worklogs(self, site: str, day: date, records: list[Any]) -> int:
+        """List raw records, as given, among the site's Tempo worklogs of ``day`` (malformed input)."""
+        body = {"day": day.isoformat(), "records": records}
+        return self._call("POST", f"/sites/{site}/injected-worklogs", json=body).json()["injected"]
+
     def scenarios(self, site: str, first: date, last: date) -> list[dict[str, Any]]:
         """Generated worklogs of a date range with their awkward case and expected outcome."""
         params = {"from": first.isoformat(), "to": last.isoformat()}

@@ -151,6 +151,15 @@ class Repository:
             estimate=change,
         )  # fmt: skip
 
+    def inject_records(self, day: date, bodies: list[object]) -> None:
+        """List raw values, as they are, among this site's Tempo worklogs of ``day``: a test's way
+        to serve records no real worklog has (missing fields, wrong types, impossible values)."""
+        self.store.inject_records(self.site, day.isoformat(), bodies)
+
+    def injected_records(self, first: date | None, last: date | None) -> list[object]:
+        first, last = first or _EARLIEST, last or _LATEST
+        return self.store.injected_records(self.site, first.isoformat(), last.isoformat())
+
     def changed_worklogs(self) -> list[StoredWorklog]:
         """Every stored row of this site, deleted ones included (for inspection)."""
         return self.store.all_worklogs(self.site)

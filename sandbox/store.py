@@ -66,6 +66,10 @@ CREATE TABLE IF NOT EXISTS issue_estimates (
 CREATE TABLE IF NOT EXISTS users (
     site TEXT NOT NULL, account_id TEXT NOT NULL, body TEXT, PRIMARY KEY (site, account_id)
 );
+CREATE TABLE IF NOT EXISTS injected_records (
+    site TEXT NOT NULL, listed_on TEXT NOT NULL, body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS injected_records_by_day ON injected_records (site, listed_on);
 CREATE TABLE IF NOT EXISTS bulk_locks (
     site TEXT NOT NULL, issue_id INTEGER NOT NULL, expires_at REAL NOT NULL,
     PRIMARY KEY (site, issue_id)
@@ -73,7 +77,7 @@ CREATE TABLE IF NOT EXISTS bulk_locks (
 """
 _WORKLOG_COLUMNS = Worklog._fields
 _FIRST_IDS = {"tempo": 1_000, "jira": 500_000}
-_RESET_TABLES = ("sequences", "worklogs", "issue_estimates", "users", "bulk_locks")
+_RESET_TABLES = ("sequences", "worklogs", "issue_estimates", "users", "injected_records", "bulk_locks")
 
 
 class StoredWorklog(NamedTuple):
@@ -320,6 +324,24 @@ class Store:
         with self._write() as conn:
             conn.execute("INSERT OR REPLACE INTO users VALUES (?, ?, ?)", (site, account_id, body))
             self._bump(conn, site)
+
+    # ----- injected records
+
+    def inject_records(self, site: str, listed_on: str, bodies: Sequence[object]) -> None:
+        """Keep raw JSON values to list among the worklogs of one date, in the order given."""
+        rows = [(site, listed_on, json.dumps(body, ensure_ascii=False)) for body in bodies]
+        with self._write() as conn:
+            conn.executemany("INSERT INTO injected_records VALUES (?, ?, ?)", rows)
+            self._bump(conn, site)
+
+    def injected_records(self, site: str, first_day: str, last_day: str) -> list[object]:
+        """The raw values injected for dates in the range, by date, then in injection order."""
+        rows = self._conn().execute(
+            "SELECT body FROM injected_records WHERE site = ? AND listed_on BETWEEN ? AND ?"
+            " ORDER BY listed_on, rowid",
+            (site, first_day, last_day),
+        )
+        return [json.loads(body) for (body,) in rows]
 
     # ----- bulk locks
 

@@ -89,7 +89,7 @@ async def get_worklogs(request: Request) -> Response:
         order=_get_order(params.get("orderBy")),
     )
     offset, limit = _paging(request)
-    return _page(request, _run(site, caller, _checked(query)), offset, limit, Links.of(request))
+    return _listing(request, site, caller, query, offset, limit)
 
 
 async def search_worklogs(request: Request) -> Response:
@@ -105,7 +105,23 @@ async def search_worklogs(request: Request) -> Response:
         author_ids=frozenset(_body_list(body, "authorIds", str)),
         order=_search_order(body.get("orderBy")),
     )
-    return _page(request, _run(site, caller, _checked(query)), offset, limit, Links.of(request))
+    return _listing(request, site, caller, query, offset, limit)
+
+
+def _listing(
+    request: Request, site: Site, caller: Caller, query: WorklogQuery, offset: int, limit: int
+) -> Response:
+    """A page of the query's worklogs; a query by dates alone also lists, after the worklogs, the raw
+    records a test injected for those dates (``POST /_sandbox/sites/{site}/injected-worklogs``)."""
+    worklogs = _run(site, caller, _checked(query))
+    filtered = query.updated_from or query.project_ids or query.issue_ids or query.author_ids
+    injected = [] if filtered else site.repo.injected_records(query.first, query.last)
+    items = [*worklogs, *injected] if injected else worklogs  # the cached list stays as it is
+    return _page(request, items, offset, limit, Links.of(request), render=_listed_json)
+
+
+def _listed_json(item: Worklog | object, links: Links) -> object:
+    return worklog_json(item, links) if isinstance(item, Worklog) else item
 
 
 async def get_worklog(request: Request) -> Response:
