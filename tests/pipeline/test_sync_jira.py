@@ -6,17 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-import httpx
-
-from sandbox.config import CREDENTIALS
-from tests.support.sync import SyncHarness
-
 DAY = date(2025, 3, 5)
-
-
-def _jira(harness: SyncHarness, site: str) -> httpx.Client:
-    urls, credentials = getattr(harness.sandbox.urls, site), CREDENTIALS[site]
-    return httpx.Client(base_url=urls.jira, auth=(credentials.jira_email, credentials.jira_token))
 
 
 def _text(adf: dict) -> str:
@@ -47,7 +37,7 @@ def test_without_a_destination_tempo_jira_worklogs_carry_the_worker_and_a_link(m
         integration_user = next(a for a in admin.accounts("destination") if a["display_name"] == "Tempo Sync")
     assert len(rows) == expected > 20
     checked_midnight = False
-    with _jira(harness, "destination") as destination, _jira(harness, "source") as source:
+    with harness.jira("destination") as destination, harness.jira("source") as source:
         for (tempo_id, source_jira_id, issue_id, worker, zone, day, start, seconds, description, remaining,
              target, jira_id, tempo_copy) in rows:  # fmt: skip
             assert target == "jira"

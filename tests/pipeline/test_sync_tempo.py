@@ -4,36 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-import httpx
 import pytest
 
-from sandbox.config import CREDENTIALS, DataKnobs
-from tests.support.sync import SyncHarness
+from sandbox.config import DataKnobs
 
 DAY = date(2025, 3, 5)
-
-
-def _tempo(harness: SyncHarness, site: str) -> httpx.Client:
-    urls = getattr(harness.sandbox.urls, site)
-    return httpx.Client(
-        base_url=urls.tempo, headers={"Authorization": f"Bearer {CREDENTIALS[site].tempo_token}"}
-    )
-
-
-def _jira(harness: SyncHarness, site: str) -> httpx.Client:
-    urls, credentials = getattr(harness.sandbox.urls, site), CREDENTIALS[site]
-    return httpx.Client(base_url=urls.jira, auth=(credentials.jira_email, credentials.jira_token))
-
-
-def _outcomes(harness: SyncHarness) -> dict[int, str]:
-    rows = harness.query(
-        "select r.tempo_worklog_id, r.status, r.park_reason, l.state from replica.worklogs r"
-        " left join sync.worklog_links l using (tempo_worklog_id)"
-    )
-    return {
-        tempo_id: "synced" if state == "created" else f"parked:{reason}" if status == "parked" else str(state)
-        for tempo_id, status, reason, state in rows
-    }
 
 
 def _load_metadata(result: object) -> dict[str, object]:
@@ -49,7 +24,7 @@ def test_every_source_worklog_is_synced_or_parked_with_its_documented_reason(har
     with harness.sandbox.admin() as admin:
         scenarios = [s for s in admin.scenarios("source", DAY, DAY) if s["visible"]]
         created_on_destination = admin.changed_worklogs("destination")
-    outcomes = _outcomes(harness)
+    outcomes = harness.outcomes()
     assert {s["tempo_id"]: s["expected"] for s in scenarios} == {
         s["tempo_id"]: outcomes[s["tempo_id"]] for s in scenarios
     }
@@ -78,8 +53,8 @@ def test_every_exchanged_field_arrives_as_it_was_on_the_source(harness):
         scenario_of = {s["tempo_id"]: s for s in admin.scenarios("source", DAY, DAY)}
         people = admin.people()
     twin = {p["source"]["account_id"]: p["destination"] for p in people if p["source"] and p["destination"]}
-    source_tempo, destination_tempo = _tempo(harness, "source"), _tempo(harness, "destination")
-    source_jira, destination_jira = _jira(harness, "source"), _jira(harness, "destination")
+    source_tempo, destination_tempo = harness.tempo("source"), harness.tempo("destination")
+    source_jira, destination_jira = harness.jira("source"), harness.jira("destination")
     seen_scenarios = set()
     with source_tempo, destination_tempo, source_jira, destination_jira:
         for tempo_id, destination_id, destination_jira_id, author, source_jira_id, rule in links:

@@ -10,8 +10,10 @@ from typing import Any
 
 import dagster as dg
 import duckdb
+import httpx
 
 from pipelines.definitions import build_definitions
+from sandbox.config import CREDENTIALS
 from sandbox.server import SandboxServer
 
 # Tests run against an unlimited sandbox, so the product's pacing and long backoffs only slow them.
@@ -54,3 +56,37 @@ class SyncHarness:
 
     def scalar(self, sql: str, params: Sequence[object] | dict[str, object] | None = None) -> Any:
         return self.query(sql, params)[0][0]
+
+    def outcomes(self) -> dict[int, str]:
+        """Each replica row's outcome, in the words of the sandbox's ``expected``: ``synced``,
+        ``parked:<reason>``, else the ledger state (``None`` when never sent)."""
+        rows = self.query(
+            "select r.tempo_worklog_id, r.status, r.park_reason, l.state from replica.worklogs r"
+            " left join sync.worklog_links l using (tempo_worklog_id)"
+        )
+        return {tempo_id: _outcome(status, reason, state) for tempo_id, status, reason, state in rows}
+
+    def tempo(self, site: str) -> httpx.Client:
+        """A plain client of a site's Tempo, to read what is there without the product in between."""
+        return httpx.Client(
+            base_url=getattr(self.sandbox.urls, site).tempo,
+            headers={"Authorization": f"Bearer {CREDENTIALS[site].tempo_token}"},
+            timeout=60,
+        )
+
+    def jira(self, site: str) -> httpx.Client:
+        """A plain client of a site's Jira, as its integration user."""
+        credentials = CREDENTIALS[site]
+        return httpx.Client(
+            base_url=getattr(self.sandbox.urls, site).jira,
+            auth=(credentials.jira_email, credentials.jira_token),
+            timeout=60,
+        )
+
+
+def _outcome(status: str, park_reason: str | None, ledger_state: str | None) -> str:
+    if ledger_state == "created":
+        return "synced"
+    if status == "parked":
+        return f"parked:{park_reason}"
+    return str(ledger_state)
