@@ -16,10 +16,9 @@ from collections import Counter
 from datetime import date
 from typing import Any
 
-import httpx
 import pytest
 
-from sandbox.config import CREDENTIALS, DataKnobs, Faults
+from sandbox.config import DataKnobs, Faults
 from tests.pipeline.conftest import HarnessFactory
 from tests.support.sandbox import follow_pages
 from tests.support.sync import SyncHarness
@@ -44,16 +43,12 @@ Fingerprint = tuple[Any, ...]
 
 def _listing(harness: SyncHarness, site: str) -> list[dict[str, Any]]:
     """Every Tempo worklog of the dates on a site, as its API lists them."""
-    urls = getattr(harness.sandbox.urls, site)
-    headers = {"Authorization": f"Bearer {CREDENTIALS[site].tempo_token}"}
-    with httpx.Client(base_url=urls.tempo, headers=headers, timeout=60) as tempo:
+    with harness.tempo(site) as tempo:
         return follow_pages(tempo, "/4/worklogs", **{"from": FIRST, "to": LAST, "limit": 5000})
 
 
 def _issue_keys(harness: SyncHarness, site: str, issue_ids: set[int]) -> dict[int, str]:
-    urls, credentials = getattr(harness.sandbox.urls, site), CREDENTIALS[site]
-    auth = (credentials.jira_email, credentials.jira_token)
-    with httpx.Client(base_url=urls.jira, auth=auth, timeout=60) as jira:
+    with harness.jira(site) as jira:
         jql = f"id in ({', '.join(str(i) for i in sorted(issue_ids))})"
         answer = jira.post("/rest/api/3/search/jql", json={"jql": jql, "fields": ["key"], "maxResults": 5000})
         answer.raise_for_status()
