@@ -4,7 +4,7 @@ import dagster as dg
 
 from assets.steps import SYNC_STEP, metered, recorded_step, scope_of, table_metadata
 from pipelines.progress import progress_message
-from replication import directory, extract
+from replication import directory, extract, preflight
 from resources.jira import JiraClient
 from resources.policy import SyncPolicy
 from resources.tempo import TempoClient
@@ -19,15 +19,31 @@ PAGE_SIZE = 5000  # Tempo v4's largest page
     kinds={"tempo", "duckdb"},
 )
 def source_worklogs(
-    context: dg.AssetExecutionContext, source_tempo: TempoClient, policy: SyncPolicy, warehouse: Warehouse
+    context: dg.AssetExecutionContext,
+    source_tempo: TempoClient,
+    source_jira: JiraClient,
+    destination_tempo: TempoClient,
+    destination_jira: JiraClient,
+    policy: SyncPolicy,
+    warehouse: Warehouse,
 ) -> dg.MaterializeResult:
     """Every Tempo worklog on the source site for the work dates, as Tempo last returned it.
 
     One row per worklog in `raw.source_worklogs` (typed columns plus the raw JSON), with its
     source Jira worklog id. Records that break Tempo's documented shape are set aside in
-    `raw.quarantine` with the reason; the rest of the day goes on.
+    `raw.quarantine` with the reason; the rest of the day goes on. Before the first read, both
+    sites' tokens are checked for every permission the sync needs (a preflight that writes nothing).
     """
     scope = scope_of(context)
+    clients = (source_jira, source_tempo, destination_jira, destination_tempo)
+    with recorded_step(context, warehouse, "preflight") as counts, metered(*clients) as calls:
+        counts["api_calls"] = calls
+        has_tempo = bool(destination_tempo.token)
+        accesses = [
+            preflight.check_site("source", source_jira, source_tempo),
+            preflight.check_site("destination", destination_jira, destination_tempo if has_tempo else None),
+        ]
+        preflight.preflight(accesses, destination_tempo=has_tempo)
     with warehouse.get_connection() as connection:
         extract.claim_source_site(connection, policy.source_site)
         extract.drop_abandoned_pages(connection)

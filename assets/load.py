@@ -47,9 +47,9 @@ def destination_worklogs(
     else:
         destination, client = JiraDestination(destination_jira, policy.source_site), destination_jira
 
-    def run_is_active(run_id: str) -> bool:
+    def run_is_active(run_id: str) -> bool | None:
         run = context.instance.get_run_by_id(run_id)
-        return run is not None and run.status in _UNFINISHED
+        return None if run is None else run.status in _UNFINISHED
 
     with recorded_step(context, warehouse, "load", last=True) as counts, metered(client) as calls:
         result = load(

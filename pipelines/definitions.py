@@ -12,6 +12,7 @@ from assets.extract import destination_directory, source_directory, source_workl
 from assets.load import destination_worklogs
 from assets.transform import worklog_replica
 from pipelines import sandbox_mode
+from pipelines.crashed_runs import crashed_runs
 from pipelines.jobs import sync_worklogs
 from pipelines.progress import progress_bar
 from pipelines.schedules import daily_sync
@@ -49,7 +50,7 @@ def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
         asset_checks=ALL_CHECKS,
         jobs=[sync_worklogs],
         schedules=[daily_sync],
-        sensors=[late_worklogs],
+        sensors=[late_worklogs, crashed_runs],
         resources=build_resources(settings, policy),
         # The steps form a chain and all write one DuckDB file, so separate step processes would buy
         # no parallelism and cost a Python start-up per step; a run is one process.

@@ -30,7 +30,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
-    from pipelines.definitions import build_definitions  # noqa: PLC0415 - after the warning filter
+    from pipelines.crashed_runs import close_crashed_runs  # noqa: PLC0415 - after the warning filter
+    from pipelines.definitions import build_definitions  # noqa: PLC0415
     from pipelines.partitions import work_days  # noqa: PLC0415
     from pipelines.report import day_reports, render  # noqa: PLC0415
     from replication.scope import Scope  # noqa: PLC0415
@@ -66,6 +67,9 @@ def run_command(args: argparse.Namespace) -> int:
         )
     print(f"tempo-sync: syncing work dates {date_from} to {date_to} into {settings.duckdb_path}")
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    warehouse = Warehouse(database=str(settings.duckdb_path))
+    for run_id in close_crashed_runs(instance, warehouse):
+        print(f"tempo-sync: run {run_id} had died without finishing (its process is gone); closed it")
     job = definitions.resolve_job_def("sync_worklogs")
     if date_from == date_to:
         options: dict[str, object] = {"partition_key": date_from.isoformat()}
@@ -76,7 +80,7 @@ def run_command(args: argparse.Namespace) -> int:
         }}  # fmt: skip
     result = job.execute_in_process(instance=instance, run_config=_QUIET, raise_on_error=False, **options)
     print(file=sys.stderr)  # end the progress line
-    with Warehouse(database=str(settings.duckdb_path)).read_connection() as connection:
+    with warehouse.read_connection() as connection:
         print(render(day_reports(connection, result.run_id, Scope(date_from, date_to))))
     if not result.success:
         for event in result.all_events:

@@ -8,20 +8,56 @@ from typing import Any
 
 import duckdb
 
+from replication.liveness import ProcessIdentity
 from replication.scope import Scope
 
 
 def step_started(
     connection: duckdb.DuckDBPyConnection, run_id: str, job_name: str, scope: Scope, code_version: str
 ) -> None:
+    """Mark the run running in this process (a step may run in a process of its own)."""
+    process = ProcessIdentity.current()
     connection.execute(
         """
-        insert into lineage.runs
-        values ($run, $job, $from, $to, 'running', current_timestamp, null, '{}', $code, null)
-        on conflict (run_id) do update set status = 'running', finished_at = null, error = null
+        insert into lineage.runs (run_id, job_name, partition_start, partition_end, status, started_at,
+                                  counts, code_version, host, pid, process_started)
+        values ($run, $job, $from, $to, 'running', current_timestamp, '{}', $code, $host, $pid, $started)
+        on conflict (run_id) do update set status = 'running', finished_at = null, error = null,
+            host = excluded.host, pid = excluded.pid, process_started = excluded.process_started
         """,
-        {"run": run_id, "job": job_name, "from": scope.date_from, "to": scope.date_to, "code": code_version},
-    )
+        {"run": run_id, "job": job_name, "from": scope.date_from, "to": scope.date_to, "code": code_version,
+         "host": process.host, "pid": process.pid, "started": process.started},
+    )  # fmt: skip
+
+
+def run_process(connection: duckdb.DuckDBPyConnection, run_id: str) -> ProcessIdentity | None:
+    """The process that last ran a step of the run, if the run is recorded with one."""
+    row = connection.execute(
+        "select host, pid, process_started from lineage.runs where run_id = ? and pid is not null", [run_id]
+    ).fetchone()
+    return ProcessIdentity(row[0], row[1], row[2]) if row else None
+
+
+def mark_crashed_runs(connection: duckdb.DuckDBPyConnection) -> list[str]:
+    """Close the rows of runs whose process on this host ended without finishing them (kill -9,
+    a lost machine), so that status and the ledger stop waiting for them."""
+    running = connection.execute(
+        "select run_id, host, pid, process_started from lineage.runs where status = 'running'"
+        " and pid is not null"
+    ).fetchall()
+    crashed = [
+        run_id
+        for run_id, host, pid, started in running
+        if (process := ProcessIdentity(host, pid, started)).is_local() and not process.is_alive()
+    ]
+    if crashed:
+        connection.execute(
+            "update lineage.runs set status = 'crashed', finished_at = current_timestamp,"
+            " error = 'its process ended without finishing the run (killed?)'"
+            " where list_contains($runs, run_id)",
+            {"runs": crashed},
+        )
+    return crashed
 
 
 def step_finished(

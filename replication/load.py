@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from replication.frames import registered
+from replication.liveness import ProcessIdentity
 from replication.payloads import jira_payload, matches_jira, matches_tempo, tempo_payload
 from replication.scope import Scope
 from resources.http import ApiError, OutcomeUnknownError
@@ -34,15 +35,21 @@ logger = logging.getLogger(__name__)
 BULK_LIMIT = 50  # Tempo's bulk endpoint takes 1 to 50 worklogs for one issue
 SENDS_PER_RUN = 3  # sends of one row within one run before it is left pending for the next run
 CLAIM_LEASE = timedelta(minutes=15)
+# A request sent by a process just before it died may still be in the service's hands; 45 s is
+# past the client's 30 s timeout, after which the service has finished with it or dropped it.
+ORPHAN_GRACE = timedelta(seconds=45)
 
 Row = dict[str, Any]
 
 # The scope's rows: its work dates, plus the rows from other days this run's transform
 # re-resolved (parked rows that became ready).
 _WORK = """
-select r.*, l.state as ledger_state, l.content_hash as ledger_hash, l.claim_run_id, l.claimed_at
+select r.*, l.state as ledger_state, l.content_hash as ledger_hash, l.claim_run_id, l.claimed_at,
+       p.status as claim_run_status, p.host as claim_host, p.pid as claim_pid,
+       p.process_started as claim_process_started
 from replica.worklogs r
 left join sync.worklog_links l on l.source_site = r.source_site and l.tempo_worklog_id = r.tempo_worklog_id
+left join lineage.runs p on p.run_id = l.claim_run_id
 where r.status = 'ready' and r.source_site = $source_site
   and (r.work_date between $date_from and $date_to or r.last_run_id = $run_id)
 order by r.destination_issue_id, r.start_date, r.start_time nulls first, r.tempo_worklog_id
@@ -150,7 +157,9 @@ class JiraDestination(Destination):
         return None, int(worklog["id"])
 
 
-ClaimCheck = Callable[[str], bool]
+# Whether the Dagster instance sees the run still going; None when the instance does not know it
+# (an ephemeral instance in another process).
+RunIsActive = Callable[[str], bool | None]
 
 
 def load(
@@ -160,7 +169,7 @@ def load(
     run_id: str,
     *,
     source_site: str,
-    run_is_active: ClaimCheck,
+    run_is_active: RunIsActive,
     on_progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> LoadCounts:
     """Send the scope's ready rows that the destination does not hold yet; ``on_progress`` hears
@@ -171,16 +180,14 @@ def load(
         columns = [column[0] for column in cursor.description or []]
         work = [dict(zip(columns, values, strict=True)) for values in cursor.fetchall()]
     by_issue: dict[int, list[Row]] = defaultdict(list)
-    now = datetime.now(UTC)
+    held = _ClaimHolders(run_id, run_is_active)
     for row in _records(work):
         state = row["ledger_state"]
         if state == "created":
             counts.note(row, "already_synced")
         elif state == "rejected" and row["ledger_hash"] == row["content_hash"]:
             counts.note(row, "rejected")  # retried only after the row changes, or `tempo-sync retry`
-        elif (
-            state == "pending" and row["claim_run_id"] != run_id and _held_elsewhere(row, now, run_is_active)
-        ):
+        elif state == "pending" and held.elsewhere(row):
             counts.note(row, "busy")
         else:
             by_issue[int(row["destination_issue_id"])].append(row)
@@ -200,10 +207,42 @@ def load(
     return counts
 
 
-def _held_elsewhere(row: Row, now: datetime, run_is_active: ClaimCheck) -> bool:
-    claimed_at = row["claimed_at"]
-    fresh = claimed_at is not None and now - claimed_at < CLAIM_LEASE
-    return fresh and run_is_active(row["claim_run_id"])
+class _ClaimHolders:
+    """Decides whether a pending row's claim still belongs to another, living run.
+
+    A claim of a run that recorded its own end is free. On this host, a claim is held while its
+    run's process lives, and for ``ORPHAN_GRACE`` after the claim once it is gone without
+    recording an end (kill -9 tells nobody). A claim whose process cannot be seen
+    (another host, or this very process, which may serve several runs) is free once the instance
+    has seen its run finish, and held for ``CLAIM_LEASE`` otherwise.
+    """
+
+    def __init__(self, run_id: str, run_is_active: RunIsActive) -> None:
+        self.run_id = run_id
+        self.run_is_active = run_is_active
+        self.now = datetime.now(UTC)
+        self.verdicts: dict[str, bool] = {}
+
+    def elsewhere(self, row: Row) -> bool:
+        claimer = row["claim_run_id"]
+        if claimer is None or claimer == self.run_id:
+            return False
+        if claimer not in self.verdicts:
+            self.verdicts[claimer] = self._held(row)
+        return self.verdicts[claimer]
+
+    def _held(self, row: Row) -> bool:
+        claimed_at = row["claimed_at"]
+        if claimed_at is None or row["claim_run_status"] in ("succeeded", "failed"):
+            return False  # the run ended on its own: every request it sent has had its answer
+        if row["claim_pid"] is not None:
+            process = ProcessIdentity(row["claim_host"], row["claim_pid"], row["claim_process_started"])
+            if process.is_local() and process != ProcessIdentity.current():
+                # Checked before the instance: a crashed run it was told about still needs the grace.
+                return process.is_alive() or self.now - claimed_at < ORPHAN_GRACE
+        if self.run_is_active(row["claim_run_id"]) is False:
+            return False
+        return self.now - claimed_at < CLAIM_LEASE
 
 
 def _load_issue(

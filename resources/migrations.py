@@ -200,7 +200,14 @@ _SITES = (
     """,
 )
 
+_RUN_PROCESSES = (
+    "alter table lineage.runs add column host varchar",
+    "alter table lineage.runs add column pid integer",
+    "alter table lineage.runs add column process_started varchar",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "initial schema", _INITIAL),
     (2, "the sites a file belongs to", _SITES),
+    (3, "the process that runs each run, so a killed run's claims can be freed", _RUN_PROCESSES),
 )

@@ -39,10 +39,11 @@ class Warehouse(DuckDBResource):
     )
 
     @contextmanager
-    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A write connection on a migrated database; close it before any remote call."""
-        self._migrate_once()
-        connection = self._open(read_only=False)
+    def get_connection(self, wait_seconds: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A write connection on a migrated database; close it before any remote call.
+        ``wait_seconds`` bounds the wait for another writer (default: ``lock_wait_seconds``)."""
+        self._migrate_once(wait_seconds)
+        connection = self._open(read_only=False, wait_seconds=wait_seconds)
         try:
             yield connection
         finally:
@@ -63,7 +64,7 @@ class Warehouse(DuckDBResource):
             row = connection.execute("select max(version) from meta.migrations").fetchone()
         return int(row[0]) if row and row[0] is not None else 0
 
-    def _migrate_once(self) -> None:
+    def _migrate_once(self, wait_seconds: float | None = None) -> None:
         path = str(Path(self.database).resolve())
         if path in _migrated:
             return
@@ -71,7 +72,7 @@ class Warehouse(DuckDBResource):
             if path in _migrated:
                 return
             Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-            connection = self._open(read_only=False)
+            connection = self._open(read_only=False, wait_seconds=wait_seconds)
             try:
                 migrate(connection)
             finally:

@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from sandbox.config import CREDENTIALS, SITES, Faults
 from sandbox.context import Site
+from sandbox.holds import Hold
 from sandbox.permissions import save_grants
 from sandbox.runtime import Sandbox
 from sandbox.world import EXPECTED_OUTCOME, Account, Worklog
@@ -92,6 +93,32 @@ async def put_faults(request: Request) -> Response:
     except (TypeError, ValueError) as problem:
         raise AdminError(400, str(problem)) from None
     return JSONResponse(faults.faults.to_json())
+
+
+async def get_holds(request: Request) -> Response:
+    return JSONResponse(_sandbox(request).holds.describe())
+
+
+async def post_hold(request: Request) -> Response:
+    body = await _json_object(request)
+    unknown = set(body) - {"site", "service", "endpoint", "when", "count", "seconds"}
+    if unknown or body.get("site") not in SITES or body.get("service") not in ("jira", "tempo"):
+        raise AdminError(
+            400,
+            "a hold needs site (source|destination), service (jira|tempo), endpoint"
+            f" and when (before|after), optionally count and seconds; got {sorted(body)}",
+        )
+    try:
+        hold = Hold(**body)
+        _sandbox(request).holds.add(hold)
+    except (TypeError, ValueError) as problem:
+        raise AdminError(400, f"bad hold: {problem}") from None
+    return JSONResponse(hold.to_json())
+
+
+async def release_holds(request: Request) -> Response:
+    _sandbox(request).holds.release()
+    return Response(status_code=204)
 
 
 async def get_clock(request: Request) -> Response:
@@ -251,6 +278,9 @@ _ROUTES = (
     ("/stats", "DELETE", reset_stats),
     ("/faults", "GET", get_faults),
     ("/faults", "PUT", put_faults),
+    ("/holds", "GET", get_holds),
+    ("/holds", "POST", post_hold),
+    ("/holds", "DELETE", release_holds),
     ("/clock", "GET", get_clock),
     ("/clock", "PUT", put_clock),
     ("/people", "GET", people),

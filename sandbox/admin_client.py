@@ -49,6 +49,20 @@ class SandboxAdmin:
         """Replace the server's faults; names as in ``sandbox.config.Faults``."""
         return self._call("PUT", "/faults", json=faults).json()
 
+    # ----- holds (sandbox.holds)
+
+    def hold(self, site: str, service: str, endpoint: str, *, when: str, count: int = 1) -> dict[str, Any]:
+        """Hold the next ``count`` requests to the endpoint ``before`` or ``after`` applying them."""
+        body = {"site": site, "service": service, "endpoint": endpoint, "when": when, "count": count}
+        return self._call("POST", "/holds", json=body).json()
+
+    def holds(self) -> list[dict[str, Any]]:
+        """The holds, with how many requests each caught and how many wait now."""
+        return self._get("/holds")
+
+    def release_holds(self) -> None:
+        self._call("DELETE", "/holds")
+
     # ----- clock
 
     def clock(self) -> dict[str, Any]:

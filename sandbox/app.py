@@ -28,6 +28,7 @@ class SandboxApp:
                     limits=limits,
                     faults=self.sandbox.faults,
                     stats=self.sandbox.stats,
+                    holds=self.sandbox.holds,
                     enabled=service == "jira" or site.repo.has_tempo,
                 )
 

@@ -1,8 +1,8 @@
 """What stands in front of every emulated service: the gateway's behaviour.
 
 In order: latency, injected 5xx and 429, authentication, the per-credential rate limit,
-the handler, then the response faults (a POST applied but its answer lost, an answer
-slower than the client waits). Every request is counted by endpoint and status. An
+a test's hold (sandbox.holds), the handler, then the response faults (a POST applied but
+its answer lost, an answer slower than the client waits). Every request is counted by endpoint and status. An
 unexpected exception becomes a bare 500 (counted as an internal error, never a traceback
 in the body): bad input must get the service's own 4xx instead, and tests check that
 no request ever hit an internal error.
@@ -29,6 +29,7 @@ from starlette.routing import Match, Route
 
 from sandbox.config import CREDENTIALS, Faults, RateLimits
 from sandbox.context import CALLER_KEY, SITE_KEY, Caller, Site
+from sandbox.holds import Hold, Holds
 from sandbox.responses import ApiError, html_error, jira_error, tempo_error
 
 Scope = MutableMapping[str, Any]
@@ -143,12 +144,14 @@ class ServiceGate:
         limits: RateLimits,
         faults: FaultState,
         stats: Stats,
+        holds: Holds,
         enabled: bool = True,
     ) -> None:
         self.site = site
         self.service = service
         self.routes = routes
         self.faults = faults
+        self.holds = holds
         self.stats = stats
         self.enabled = enabled
         self.credentials = CREDENTIALS[site.name]
@@ -186,12 +189,32 @@ class ServiceGate:
         response = self._injected(faults) or self._authenticate(scope)
         if response is None:
             response = self._rate_limited(scope, faults)
+        hold = None if response is not None else self.holds.catch(self.site.name, self.service, label)
+        if hold is not None and hold.when == "before":
+            await self._held_before(scope, receive, send, hold)
+            return
         if response is not None:
             await response(scope, receive, buffered.send)
         else:
             await self._handle(route, {**scope, **child_scope}, receive, buffered, label)
         self.stats.count(self.site.name, self.service, label, buffered.status)
+        if hold is not None:
+            await self._held_after(buffered, send, hold)
+            return
         await self._deliver(scope, buffered, faults, send)
+
+    async def _held_before(self, scope: Scope, receive: Receive, send: Send, hold: Hold) -> None:
+        await self.holds.wait(hold)
+        self.stats.fault("held_then_dropped")
+        # Not applied: a client still listening hears so, as from a gateway that gave up.
+        await html_error(503)(scope, receive, send)
+
+    async def _held_after(self, buffered: Buffered, send: Send, hold: Hold) -> None:
+        assert buffered.start is not None
+        await self.holds.wait(hold)
+        self.stats.fault("held_then_unanswered")
+        # Applied; the client sees the headers, then a closed connection.
+        await send(buffered.start)
 
     # ----- routing
 

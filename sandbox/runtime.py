@@ -10,6 +10,7 @@ from sandbox.clock import SandboxClock
 from sandbox.config import SITES, SandboxConfig
 from sandbox.context import Site
 from sandbox.gate import FaultState, Stats
+from sandbox.holds import Holds
 from sandbox.repository import Repository
 from sandbox.store import Store
 from sandbox.world import World
@@ -24,6 +25,7 @@ class Sandbox:
     sites: dict[str, Site]
     faults: FaultState
     stats: Stats
+    holds: Holds
 
     @classmethod
     def build(cls, config: SandboxConfig) -> Sandbox:
@@ -45,7 +47,7 @@ class Sandbox:
             )
             for name in SITES
         }  # fmt: skip
-        return cls(config, world, store, clock, sites, FaultState(config.faults), Stats())
+        return cls(config, world, store, clock, sites, FaultState(config.faults), Stats(), Holds())
 
 
 def fingerprint(config: SandboxConfig) -> str:

@@ -1,0 +1,138 @@
+"""kill -9 of the process running the load, at the three points where a crash can hurt, then a
+rerun: nothing is created twice and nothing is lost.
+
+The sandbox holds the destination's bulk create at a known point (sandbox.holds) while the test
+kills `tempo-sync run`: (1) claimed, not sent: the request is held before Tempo applies it and is
+then dropped; (2) sent, not recorded: Tempo applies it and the answer never comes; (3) inside a
+bulk call: Tempo is still creating the worklogs when the client dies, and finishes afterwards.
+All three runs share one Dagster instance, which never hears that they died.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+
+import pytest
+
+from replication.load import ORPHAN_GRACE
+from sandbox.admin_client import SandboxAdmin
+from sandbox.config import DataKnobs
+from tests.support.cli import shared_instance_environment, start_run
+from tests.support.sync import SyncHarness
+
+DAY = date(2025, 3, 5)
+BULK = "POST /4/worklogs/issue/{issueId}/bulk"
+
+
+def _wait_for(condition: Callable[[], bool], what: str, run: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 120
+    while not condition():
+        if run.poll() is not None:
+            raise AssertionError(f"the run ended (exit {run.returncode}) before {what}: {run.stderr.read()}")
+        if time.monotonic() > deadline:
+            run.kill()
+            raise AssertionError(f"timed out waiting for {what}: {run.communicate()[1][-3000:]}")
+        time.sleep(0.02)
+
+
+def _kill(run: subprocess.Popen[str]) -> None:
+    run.kill()  # SIGKILL: no cleanup, no goodbye to the instance
+    run.communicate(timeout=30)
+
+
+def _held(admin: SandboxAdmin) -> bool:
+    return any(hold["waiting"] for hold in admin.holds())
+
+
+def _destination_ids(admin: SandboxAdmin) -> list[int]:
+    return [w["tempo_id"] for w in admin.changed_worklogs("destination") if not w["deleted"]]
+
+
+@pytest.mark.slow
+def test_kill_9_at_each_point_of_the_load_then_a_rerun_creates_each_worklog_exactly_once(
+    make_harness: Callable[..., SyncHarness], tmp_path
+):
+    # Few issues and many worklogs, so that destination issues get bulk calls; each bulk item
+    # takes 0.3 s, so a bulk call lasts long enough to be killed inside.
+    harness = make_harness(data=DataKnobs(issues=20, worklogs_per_day=120), bulk_item_seconds=0.3)
+    environ = shared_instance_environment(harness, tmp_path / "dagster_home")
+    with harness.sandbox.admin() as admin:
+        # (1) After the claim, before the send.
+        admin.hold("destination", "tempo", BULK, when="before")
+        run = start_run(environ, tmp_path, DAY, DAY)
+        _wait_for(lambda: _held(admin), "the held bulk call", run)
+        _kill(run)
+        admin.release_holds()
+        unsent = harness.query("select tempo_worklog_id from sync.worklog_links where state = 'pending'")
+        assert unsent, "the run died holding claims"
+        assert _unrecorded(admin, harness) == set(), "the held request was dropped unapplied"
+
+        # (2) After the send, before the record.
+        admin.hold("destination", "tempo", BULK, when="after")
+        run = start_run(environ, tmp_path, DAY, DAY)
+        _wait_for(lambda: _held(admin), "the applied, unanswered bulk call", run)
+        _kill(run)
+        admin.release_holds()
+        applied_unrecorded = _unrecorded(admin, harness)
+        assert len(applied_unrecorded) > 1
+
+        # (3) In the middle of a bulk call.
+        run = start_run(environ, tmp_path, DAY, DAY)
+        _wait_for(lambda: admin.in_flight("destination", "tempo", BULK) > 0, "a bulk call in progress", run)
+        _kill(run)
+        _wait_for_quiet(admin)
+        finished_after_death = _unrecorded(admin, harness) - applied_unrecorded
+        assert len(finished_after_death) > 1
+
+        # Each run marks the ones before it crashed: their processes are gone.
+        states = dict(harness.query("select status, count(*) from lineage.runs group by 1"))
+        assert states == {"crashed": 2, "running": 1}
+        pending = harness.scalar("select count(*) from sync.worklog_links where state = 'pending'")
+        assert pending >= len(unsent) + len(applied_unrecorded) + len(finished_after_death)
+
+        # The rerun frees the dead runs' claims once a request they sent cannot still be in flight.
+        last_claim = harness.scalar("select max(claimed_at) from sync.worklog_links")
+        time.sleep(max(0.0, (last_claim + ORPHAN_GRACE - datetime.now(UTC)).total_seconds()) + 1)
+        rerun = start_run(environ, tmp_path, DAY, DAY)
+        _, stderr = rerun.communicate(timeout=280)
+        assert rerun.returncode == 0, stderr[-2000:]
+
+        destination = _destination_ids(admin)
+        expected_synced = {
+            s["tempo_id"]
+            for s in admin.scenarios("source", DAY, DAY)
+            if s["visible"] and s["expected"] == "synced"
+        }
+    assert len(destination) == len(set(destination)), "a destination worklog id twice?"
+    links = harness.query(
+        "select tempo_worklog_id, destination_tempo_worklog_id from sync.worklog_links"
+        " where state = 'created'"
+    )
+    assert {source for source, _ in links} == expected_synced
+    assert sorted(target for _, target in links) == sorted(destination), "one destination worklog per source"
+    assert harness.scalar("select count(*) from sync.worklog_links where state <> 'created'") == 0
+    adopted = harness.scalar("select count(*) from sync.events where event = 'adopted'")
+    assert adopted == len(applied_unrecorded) + len(finished_after_death)
+    assert dict(harness.query("select status, count(*) from lineage.runs group by 1")) == {
+        "crashed": 3,
+        "succeeded": 1,
+    }
+
+
+def _unrecorded(admin: SandboxAdmin, harness: SyncHarness) -> set[int]:
+    """Destination worklogs the ledger does not know it created."""
+    recorded = harness.query(
+        "select destination_tempo_worklog_id from sync.worklog_links where state = 'created'"
+    )
+    return set(_destination_ids(admin)) - {tempo_id for (tempo_id,) in recorded}
+
+
+def _wait_for_quiet(admin: SandboxAdmin) -> None:
+    """Until the dead client's bulk call has been carried out."""
+    deadline = time.monotonic() + 60
+    while admin.in_flight("destination", "tempo", BULK):
+        assert time.monotonic() < deadline, "the bulk call never finished"
+        time.sleep(0.05)

@@ -1,0 +1,41 @@
+"""`tempo-sync run` in its own process, on a Dagster instance shared as on a deployed machine."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+from tests.support.sync import SyncHarness
+
+REPO = Path(__file__).resolve().parents[2]
+TEMPO_SYNC = Path(sys.executable).parent / "tempo-sync"
+
+
+def shared_instance_environment(harness: SyncHarness, home: Path) -> dict[str, str]:
+    """The harness's settings plus a ``DAGSTER_HOME`` with the shipped dagster.yaml, its storage
+    already created (first use creates it, which concurrent first users would race on)."""
+    home.mkdir()
+    shutil.copy(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPO_SYNC_", "SOURCE_", "DEST_"))}
+    environ = {**keep, **harness.environ, "DAGSTER_HOME": str(home)}
+    subprocess.run(
+        [sys.executable, "-c", "import dagster; dagster.DagsterInstance.get().dispose()"],
+        env=environ,
+        check=True,
+    )
+    return environ
+
+
+def start_run(environ: dict[str, str], cwd: Path, first: date, last: date) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [str(TEMPO_SYNC), "run", "--from", first.isoformat(), "--to", last.isoformat()],
+        cwd=cwd,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
