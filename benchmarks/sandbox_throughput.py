@@ -27,6 +27,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from support import free_port, wait_for
+
 from sandbox.config import CREDENTIALS
 
 CLOCK = "2025-03-20T12:00:00Z"
@@ -101,25 +103,6 @@ async def measure(port: int, case: Case, seconds: float, connections: int) -> Re
     for status in collected["statuses"]:
         statuses[status] = statuses.get(status, 0) + 1
     return Result(case, len(collected["latencies"]), elapsed, collected["latencies"], statuses)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"a server exited early with status {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"nothing listens on port {port} after 30 s")
 
 
 def start_sandbox(port: int, state_dir: Path) -> subprocess.Popen[bytes]:
