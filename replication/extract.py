@@ -16,38 +16,51 @@ import duckdb
 import pandas as pd
 
 from replication.frames import registered
+from resources.http import RawPage
 
 MAX_DESCRIPTION = 32_767  # what Tempo and Jira accept; longer text cannot be created on the destination
 
+# The fields read from each record, in one pass over its JSON: extracting them one by one would
+# parse every document once per field.
+_FIELDS = (
+    "tempoWorklogId", "startDate", "issue.id", "author.accountId", "startTime", "timeSpentSeconds",
+    "billableSeconds", "description", "createdAt", "updatedAt", "attributes.values",
+)  # fmt: skip
+_PATHS = "[" + ", ".join(f"'$.{name}'" for name in _FIELDS) + "]"
+
 # One row per staged record with its typed fields and, for a malformed record, the first problem.
 _CHECKED = f"""
-with parsed as (
+with extracted as (
+    select payload, page, json_extract(payload, {_PATHS}) as v
+    from raw.extract_pages
+    where run_id = $run_id
+),
+parsed as (
     select
         payload,
         md5(payload::varchar) as record_hash,
         page,
-        coalesce(json_type(payload, '$.tempoWorklogId') in ('UBIGINT', 'BIGINT'), false) as id_ok,
-        try_cast(payload ->> '$.tempoWorklogId' as bigint) as tempo_worklog_id,
-        payload ->> '$.startDate' as start_date_text,
-        try_cast(payload ->> '$.startDate' as date) as work_date,
-        coalesce(json_type(payload, '$.issue.id') in ('UBIGINT', 'BIGINT'), false) as issue_ok,
-        try_cast(payload ->> '$.issue.id' as bigint) as issue_id,
-        payload ->> '$.author.accountId' as author_account_id,
-        coalesce(json_type(payload, '$.author.accountId') = 'VARCHAR', false) as author_ok,
-        payload ->> '$.startTime' as start_time,
-        json_type(payload, '$.startTime') as start_time_type,
-        coalesce(json_type(payload, '$.timeSpentSeconds') in ('UBIGINT', 'BIGINT'), false) as seconds_ok,
-        try_cast(payload ->> '$.timeSpentSeconds' as bigint) as time_spent_seconds,
-        json_type(payload, '$.billableSeconds') as billable_type,
-        try_cast(payload ->> '$.billableSeconds' as bigint) as billable_seconds,
-        json_type(payload, '$.description') as description_type,
-        payload ->> '$.description' as description,
-        try_cast(payload ->> '$.createdAt' as timestamptz) as created_at,
-        try_cast(payload ->> '$.updatedAt' as timestamptz) as updated_at,
-        coalesce(payload -> '$.attributes.values', '[]'::json) as attributes,
-        json_type(payload, '$.attributes.values') as attributes_type
-    from raw.extract_pages
-    where run_id = $run_id
+        coalesce(json_type(v[1]) in ('UBIGINT', 'BIGINT'), false) as id_ok,
+        try_cast(v[1] ->> '$' as bigint) as tempo_worklog_id,
+        v[2] ->> '$' as start_date_text,
+        try_cast(v[2] ->> '$' as date) as work_date,
+        coalesce(json_type(v[3]) in ('UBIGINT', 'BIGINT'), false) as issue_ok,
+        try_cast(v[3] ->> '$' as bigint) as issue_id,
+        v[4] ->> '$' as author_account_id,
+        coalesce(json_type(v[4]) = 'VARCHAR', false) as author_ok,
+        v[5] ->> '$' as start_time,
+        json_type(v[5]) as start_time_type,
+        coalesce(json_type(v[6]) in ('UBIGINT', 'BIGINT'), false) as seconds_ok,
+        try_cast(v[6] ->> '$' as bigint) as time_spent_seconds,
+        json_type(v[7]) as billable_type,
+        try_cast(v[7] ->> '$' as bigint) as billable_seconds,
+        json_type(v[8]) as description_type,
+        v[8] ->> '$' as description,
+        try_cast(v[9] ->> '$' as timestamptz) as created_at,
+        try_cast(v[10] ->> '$' as timestamptz) as updated_at,
+        coalesce(v[11], '[]'::json) as attributes,
+        json_type(v[11]) as attributes_type
+    from extracted
 )
 select *, case
     when not id_ok or tempo_worklog_id <= 0 then 'tempoWorklogId is missing or not a positive integer'
@@ -110,14 +123,38 @@ def drop_abandoned_pages(connection: duckdb.DuckDBPyConnection) -> None:
 
 
 def stage_page(
-    connection: duckdb.DuckDBPyConnection, run_id: str, page: int, records: Iterable[Mapping[str, Any]]
+    connection: duckdb.DuckDBPyConnection,
+    run_id: str,
+    page: int,
+    records: RawPage | Iterable[Mapping[str, Any]],
 ) -> int:
-    """Append one API page to the run's staging rows; returns how many records it held."""
+    """Append one API page to the run's staging rows; returns how many records it held.
+
+    A `RawPage` goes in as the bytes that arrived: DuckDB splits its results, and Python never
+    builds the records.
+    """
+    if isinstance(records, RawPage):
+        return _stage_raw(connection, run_id, page, records)
     frame = pd.DataFrame({"payload": [json.dumps(record, ensure_ascii=False) for record in records]})
     if frame.empty:
         return 0
     connection.execute("insert into raw.extract_pages select ?, ?, payload::json from frame", [run_id, page])
     return len(frame)
+
+
+def _stage_raw(connection: duckdb.DuckDBPyConnection, run_id: str, page: int, raw: RawPage) -> int:
+    # The body is bound as text, not JSON: DuckDB then parses it once, inside json_extract.
+    try:
+        row = connection.execute(
+            "insert into raw.extract_pages select ?, ?, unnest(json_extract(?, '$.results[*]'))",
+            [run_id, page, raw.body.decode("utf-8")],
+        ).fetchone()
+    except (duckdb.InvalidInputException, UnicodeDecodeError) as error:
+        raise ValueError(f"page {page} is not a JSON page of worklogs: {error}") from error
+    staged = int(row[0]) if row else 0
+    if staged != raw.count:
+        raise ValueError(f"page {page} says it holds {raw.count} worklogs, but {staged} were read from it")
+    return staged
 
 
 def publish(
@@ -150,14 +187,16 @@ def publish(
         connection.execute(
             """
             insert into raw.source_worklogs
-            select distinct on (tempo_worklog_id)
+            select
                 tempo_worklog_id, work_date, issue_id, author_account_id,
                 case when start_time_type = 'VARCHAR' then lpad(start_time, 8, '0') end,
                 time_spent_seconds, billable_seconds,
                 case when description_type = 'VARCHAR' then description end,
                 created_at, updated_at, attributes, null, payload, $run_id, current_timestamp
             from checked where problem is null
-            order by tempo_worklog_id, page desc
+            -- A record read twice (it moved between pages) counts as on its later page; ranking keeps
+            -- the sort to the keys, where ``distinct on ... order by`` would sort the payloads too.
+            qualify row_number() over (partition by tempo_worklog_id order by page desc) = 1
             on conflict (tempo_worklog_id) do update set
                 work_date = excluded.work_date, issue_id = excluded.issue_id,
                 author_account_id = excluded.author_account_id, start_time = excluded.start_time,

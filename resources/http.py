@@ -19,10 +19,11 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from functools import cached_property
+from typing import Any, TypeVar, overload
 
 import dagster as dg
 import httpx
@@ -45,6 +46,10 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _INVISIBLE_HTML = re.compile(r"<(head|script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]*>")
+# A Tempo page's ``metadata`` object (flat: count, offset, limit, next, previous). Inside JSON
+# strings every quote is escaped, so this can only match a key; worklogs have no such key, and the
+# page's ``count`` is checked against the results actually read.
+_PAGE_METADATA = re.compile(rb'"metadata"\s*:\s*(\{[^{}]*\})')
 
 Params = Mapping[str, str | int | float | Sequence[str | int]]
 T = TypeVar("T")
@@ -121,6 +126,34 @@ class Pacer:
     def pause(self, seconds: float) -> None:
         with self._lock:
             self._next_start = max(self._next_start, time.monotonic() + seconds)
+
+
+class RawPage(Sequence[dict[str, Any]]):
+    """One Tempo page as the bytes that arrived, with the count its metadata gives.
+
+    A large listing is millions of records: parsing each into Python objects only to write it
+    out again as JSON is most of an extract's cost, so ``replication.extract.stage_page`` hands
+    ``body`` to DuckDB as it is. The results are parsed here only if Python code reads them.
+    """
+
+    def __init__(self, body: bytes, count: int) -> None:
+        self.body = body
+        self.count = count
+
+    @cached_property
+    def _results(self) -> list[dict[str, Any]]:
+        results = jsonlib.loads(self.body).get("results")
+        return results if isinstance(results, list) else []
+
+    def __len__(self) -> int:
+        return self.count
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        return self._results[index]
 
 
 class ApiSession:
@@ -223,13 +256,17 @@ class ApiSession:
         self, path: str, *, endpoint: str, params: Params | None = None
     ) -> Iterator[list[dict[str, Any]]]:
         """The `results` of each page of a Tempo listing, following `metadata.next`."""
-        return self._tempo_pages("GET", path, endpoint, params, None)
+        return self._tempo_pages("GET", path, endpoint, params, None, self._parsed_page)
+
+    def raw_pages(self, path: str, *, endpoint: str, params: Params | None = None) -> Iterator[RawPage]:
+        """Like `pages`, each page left as the bytes that arrived (see `RawPage`)."""
+        return self._tempo_pages("GET", path, endpoint, params, None, self._raw_page)
 
     def post_pages(
         self, path: str, *, endpoint: str, body: dict[str, Any], params: Params | None = None
     ) -> Iterator[list[dict[str, Any]]]:
         """Like `pages` for Tempo's POST searches: each `next` link gets the same body again."""
-        return self._tempo_pages("POST", path, endpoint, params, body)
+        return self._tempo_pages("POST", path, endpoint, params, body, self._parsed_page)
 
     def close(self) -> None:
         self._client.close()
@@ -359,23 +396,46 @@ class ApiSession:
     # ----- paging and bodies
 
     def _tempo_pages(
-        self, method: str, path: str, endpoint: str, params: Params | None, body: dict[str, Any] | None
-    ) -> Iterator[list[dict[str, Any]]]:
+        self,
+        method: str,
+        path: str,
+        endpoint: str,
+        params: Params | None,
+        body: dict[str, Any] | None,
+        read: Callable[[httpx.Response, str], tuple[T, str | None]],
+    ) -> Iterator[T]:
+        """Each page as `read` makes it from the answer, following the `next` link it finds."""
         url, query = path, params
         for _ in range(MAX_PAGES):
-            page = self.request_json(method, url, endpoint=endpoint, params=query, json=body, idempotent=True)
-            results = page.get("results") if isinstance(page, dict) else None
-            metadata = page.get("metadata") if isinstance(page, dict) else None
-            if not isinstance(results, list) or not isinstance(metadata, dict):
-                raise self._malformed(endpoint, "a page without 'results' and 'metadata'")
-            yield results
-            next_url = metadata.get("next")
+            response = self.request(method, url, endpoint=endpoint, params=query, json=body, idempotent=True)
+            page, next_url = read(response, endpoint)
+            yield page
             if not next_url:
                 return
-            url, query = str(next_url), None  # the next link carries the whole query
+            url, query = next_url, None  # the next link carries the whole query
         raise ApiError(
             service=self.service, endpoint=endpoint, status=None, message=f"more than {MAX_PAGES} pages"
         )
+
+    def _parsed_page(
+        self, response: httpx.Response, endpoint: str
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        page = self._decode(response, endpoint)
+        results = page.get("results") if isinstance(page, dict) else None
+        metadata = page.get("metadata") if isinstance(page, dict) else None
+        if not isinstance(results, list) or not isinstance(metadata, dict):
+            raise self._malformed(endpoint, "a page without 'results' and 'metadata'")
+        return results, _next_link(metadata)
+
+    def _raw_page(self, response: httpx.Response, endpoint: str) -> tuple[RawPage, str | None]:
+        found = _PAGE_METADATA.search(response.content)
+        try:
+            metadata = jsonlib.loads(found.group(1)) if found else None
+        except (jsonlib.JSONDecodeError, UnicodeDecodeError):
+            metadata = None
+        if not isinstance(metadata, dict) or not isinstance(metadata.get("count"), int):
+            raise self._malformed(endpoint, "a page without 'metadata' and its 'count'")
+        return RawPage(response.content, metadata["count"]), _next_link(metadata)
 
     def _decode(self, response: httpx.Response, endpoint: str) -> Any:
         try:
@@ -443,6 +503,11 @@ def retry_after_seconds(response: httpx.Response, now: datetime) -> float | None
     if not math.isfinite(seconds):
         return None
     return min(max(seconds, 0.0), MAX_WAIT_SECONDS)
+
+
+def _next_link(metadata: dict[str, Any]) -> str | None:
+    link = metadata.get("next")
+    return str(link) if link else None
 
 
 def _port(url: httpx.URL) -> int | None:

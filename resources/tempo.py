@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import Field
 
-from resources.http import ApiResource, ApiSession, BearerAuth, batches
+from resources.http import ApiResource, ApiSession, BearerAuth, RawPage, batches
 
 MAX_PAGE_SIZE = 5000  # Tempo v4's largest `limit`
 MAX_BULK_ITEMS = 50
@@ -52,8 +52,9 @@ class TempoClient(ApiResource):
         *,
         updated_from: datetime | None = None,
         page_size: int = MAX_PAGE_SIZE,
-    ) -> Iterator[list[dict[str, Any]]]:
-        """Worklogs dated `date_from` to `date_to` (both included), a page at a time."""
+    ) -> Iterator[RawPage]:
+        """Worklogs dated `date_from` to `date_to` (both included), a page at a time, each page
+        as the bytes that arrived so the extract can stream it into DuckDB unparsed."""
         params: dict[str, str | int] = {
             "from": date_from.isoformat(),
             "to": date_to.isoformat(),
@@ -61,7 +62,7 @@ class TempoClient(ApiResource):
         }
         if updated_from is not None:
             params["updatedFrom"] = tempo_instant(updated_from)
-        return self._api().pages("/4/worklogs", endpoint="GET /4/worklogs", params=params)
+        return self._api().raw_pages("/4/worklogs", endpoint="GET /4/worklogs", params=params)
 
     def updated_worklog_pages(
         self, updated_from: datetime, page_size: int = MAX_PAGE_SIZE

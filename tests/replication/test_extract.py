@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from replication import extract
+from resources.http import RawPage
 from resources.warehouse import migrate
 
 DAY = date(2025, 3, 5)
@@ -82,6 +83,40 @@ def test_malformed_records_are_quarantined_with_a_reason_and_the_rest_goes_on(co
         (14, None, None, None, json.dumps([{"key": "_Activity_", "value": "Dev"}], separators=(",", ":"))),
     ]
     assert connection.execute("select count(*) from raw.extract_pages").fetchone() == (0,)
+
+
+def _raw(records: list[dict[str, object]], count: int | None = None) -> RawPage:
+    body = {"self": "x", "metadata": {"count": len(records)}, "results": records}
+    return RawPage(json.dumps(body, ensure_ascii=False).encode(), len(records) if count is None else count)
+
+
+def test_a_raw_page_is_staged_and_published_like_its_parsed_records(connection, tmp_path):
+    records = [_worklog(1), _worklog(14, startTime=None, description='e\u0301 "q" 🙂'), MALFORMED[0][0]]
+    columns = "tempo_worklog_id, start_time, description, attributes::varchar, payload::varchar"
+    assert extract.stage_page(connection, "run-1", 0, _raw(records)) == 3
+    counts = extract.publish(connection, "run-1", DAY, DAY)
+    with duckdb.connect(str(tmp_path / "parsed.duckdb")) as parsed:
+        migrate(parsed)
+        extract.stage_page(parsed, "run-1", 0, records)
+        assert extract.publish(parsed, "run-1", DAY, DAY) == counts
+        # The same values; only the JSON text's spacing differs (DuckDB writes it compact).
+        for raw_row, parsed_row in zip(
+            *(
+                c.execute(f"select {columns} from raw.source_worklogs order by 1").fetchall()
+                for c in (connection, parsed)
+            ),
+            strict=True,
+        ):
+            assert raw_row[:4] == parsed_row[:4]
+            assert json.loads(raw_row[4]) == json.loads(parsed_row[4])
+    assert (counts.stored, counts.quarantined) == (2, 1)
+
+
+def test_a_raw_page_whose_count_disagrees_is_refused(connection):
+    with pytest.raises(ValueError, match="says it holds 3 worklogs, but 2 were read"):
+        extract.stage_page(connection, "run-1", 0, _raw([_worklog(1), _worklog(2)], count=3))
+    with pytest.raises(ValueError, match="is not a JSON page of worklogs"):
+        extract.stage_page(connection, "run-1", 0, RawPage(b'{"results": [', 1))
 
 
 def test_a_rerun_replaces_the_slice_and_a_fixed_record_leaves_the_quarantine(connection):

@@ -6,6 +6,7 @@ never does (links and redirects to another host, odd bodies and headers).
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -495,10 +496,30 @@ def test_next_links_away_from_the_service_are_refused(loopback, sessions, target
     assert session.calls[LIST] == 1
 
 
+def test_raw_pages_keep_the_bytes_and_follow_next_links(sandbox, admin, sessions):
+    session = sessions(sandbox.urls.source.tempo)
+    pages = list(session.raw_pages("/4/worklogs", endpoint=LIST, params={**DAY, "limit": 15}))
+    parsed = list(session.pages("/4/worklogs", endpoint=LIST, params={**DAY, "limit": 15}))
+    assert [len(p) for p in pages] == [15, 15, 10]
+    assert [list(p) for p in pages] == parsed
+    assert all(json.loads(p.body)["results"] == list(p) for p in pages)
+    assert admin.count("source", "tempo", LIST, 200) == 6
+
+
+def test_raw_pages_find_the_metadata_whatever_the_results_say(loopback, sessions):
+    tricky = {"description": '"metadata": {"count": 9, "next": "http://elsewhere"}'}
+    server = loopback(lambda request: JSONResponse({"results": [tricky], "metadata": {"count": 1}}))
+    (only,) = sessions(server.url).raw_pages("/4/worklogs", endpoint=LIST)
+    assert len(only) == 1
+    assert only[0] == tricky
+
+
 def test_pages_stop_on_a_malformed_page(loopback, sessions):
     server = loopback(lambda request: JSONResponse({"values": []}))
     with pytest.raises(ApiError, match="unexpected a page without"):
         list(sessions(server.url).pages("/4/worklogs", endpoint=LIST))
+    with pytest.raises(ApiError, match="unexpected a page without 'metadata'"):
+        list(sessions(server.url).raw_pages("/4/worklogs", endpoint=LIST))
 
 
 # ----- redirects
