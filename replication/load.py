@@ -423,9 +423,7 @@ def _send(
         logger.warning(
             "the outcome of %d worklog(s) on issue %s is unknown (%s)", len(batch), issue_id, error
         )
-        with warehouse.get_connection() as connection:
-            for row in batch:
-                _set_error(connection, row, run_id, str(error), event="unknown_outcome")
+        _set_error(warehouse, batch, run_id, str(error), event="unknown_outcome")
         return [dict(row, ledger_state="pending") for row in batch]
     except ApiError as error:
         definite = error.status is not None and 400 <= error.status < 500 and error.status != 429
@@ -440,9 +438,7 @@ def _send(
             for row in batch:
                 counts.note(row, "rejected")
             return []
-        with warehouse.get_connection() as connection:
-            for row in batch:
-                _set_error(connection, row, run_id, str(error), event="not_applied")
+        _set_error(warehouse, batch, run_id, str(error), event="not_applied")
         for row in batch:
             counts.note(
                 row, "pending"
@@ -514,33 +510,44 @@ def _record_created(
 
 
 def _record_rejected(warehouse: Warehouse, rows: Sequence[Row], run_id: str, error: ApiError) -> None:
-    with warehouse.get_connection() as connection:
+    _record_outcome(
+        warehouse, rows, run_id, event="rejected", detail=f"{error.status}: {error.message}", state="rejected"
+    )
+
+
+def _set_error(warehouse: Warehouse, rows: Sequence[Row], run_id: str, message: str, *, event: str) -> None:
+    """Note why the rows' send did not settle them; they stay pending."""
+    _record_outcome(warehouse, rows, run_id, event=event, detail=message, state=None)
+
+
+def _record_outcome(
+    warehouse: Warehouse, rows: Sequence[Row], run_id: str, *, event: str, detail: str, state: str | None
+) -> None:
+    """In one transaction: the rows' ledger error (and ``state``, if it changes) and their event."""
+    frame = pd.DataFrame(
+        {
+            "source_site": [row["source_site"] for row in rows],
+            "tempo_worklog_id": [row["tempo_worklog_id"] for row in rows],
+        }
+    )
+    params = {"run": run_id, "detail": detail, "state": state}
+    with warehouse.get_connection() as connection, registered(connection, "outcome", frame):
         connection.execute("begin transaction")
-        for row in rows:
-            connection.execute(
-                "update sync.worklog_links set state = 'rejected', last_error = ?,"
-                " finished_at = current_timestamp, last_run_id = ?"
-                " where source_site = ? and tempo_worklog_id = ?",
-                [f"{error.status}: {error.message}", run_id, row["source_site"], row["tempo_worklog_id"]],
-            )
-            _event(connection, row, run_id, "rejected", f"{error.status}: {error.message}")
+        connection.execute(
+            """
+            update sync.worklog_links l set last_error = $detail, last_run_id = $run,
+                state = coalesce($state, l.state),
+                finished_at = case when $state is null then l.finished_at else current_timestamp end
+            from outcome o where l.source_site = o.source_site and l.tempo_worklog_id = o.tempo_worklog_id
+            """,
+            params,
+        )
+        connection.execute(
+            "insert into sync.events select source_site, tempo_worklog_id, current_timestamp, $run, $event,"
+            " $detail from outcome",
+            {"run": run_id, "event": event, "detail": detail},
+        )
         connection.execute("commit")
-
-
-def _set_error(connection: Any, row: Row, run_id: str, message: str, *, event: str) -> None:
-    connection.execute(
-        "update sync.worklog_links set last_error = ?, last_run_id = ?"
-        " where source_site = ? and tempo_worklog_id = ?",
-        [message, run_id, row["source_site"], row["tempo_worklog_id"]],
-    )
-    _event(connection, row, run_id, event, message)
-
-
-def _event(connection: Any, row: Row, run_id: str, event: str, detail: str | None) -> None:
-    connection.execute(
-        "insert into sync.events values (?, ?, current_timestamp, ?, ?, ?)",
-        [row["source_site"], row["tempo_worklog_id"], run_id, event, detail],
-    )
 
 
 def _records(rows: list[Row]) -> list[Row]:

@@ -8,8 +8,10 @@ from datetime import date
 import pytest
 
 from pipelines.cli import main
+from tests.support.refusals import deactivate_synced_authors, reactivate
 
 DAY = date(2025, 3, 5)
+NEXT_DAY = date(2025, 3, 6)
 
 
 @pytest.fixture
@@ -21,26 +23,25 @@ def environment(harness, monkeypatch):
 
 def test_retry_sends_refused_worklogs_again_once_the_destination_is_fixed(environment, capsys):
     harness = environment
-    with harness.sandbox.admin() as admin:
-        grants = admin.permissions("destination")
-        admin.set_permissions(
-            "destination", jira=[k for k in grants["jira"] if k != "WORK_ON_ISSUES"], tempo=grants["tempo"]
-        )
     assert harness.run(DAY).success
+    synced = harness.scalar("select count(*) from sync.worklog_links where state = 'created'")
+    accounts = deactivate_synced_authors(harness)
+    assert harness.run(NEXT_DAY).success
     rejected = harness.scalar("select count(*) from sync.worklog_links where state = 'rejected'")
-    assert rejected > 20
-    with harness.sandbox.admin() as admin:
-        admin.set_permissions("destination", jira=grants["jira"], tempo=grants["tempo"])
-    assert harness.run(DAY).success  # fixed, but nothing changed in the rows: not resent
+    assert rejected > 10
+    reactivate(harness, accounts)
+    assert harness.run(NEXT_DAY).success  # fixed, but nothing changed in the rows: not resent
     assert harness.scalar("select count(*) from sync.worklog_links where state = 'rejected'") == rejected
 
-    assert main(["retry", "--from", "2025-03-05", "--to", "2025-03-05"]) == 0
+    assert main(["retry", "--from", "2025-03-06", "--to", "2025-03-06"]) == 0
     assert f"{rejected} rejected worklog(s)" in capsys.readouterr().out
-    assert harness.run(DAY).success
-    assert harness.scalar("select count(*) from sync.worklog_links where state = 'created'") == rejected
+    assert harness.run(NEXT_DAY).success
+    assert harness.scalar("select count(*) from sync.worklog_links where state = 'rejected'") == 0
+    created = harness.scalar("select count(*) from sync.worklog_links where state = 'created'")
     assert harness.scalar("select count(*) from sync.events where event = 'retry_requested'") == rejected
+    assert harness.scalar("select count(*) from sync.events where event = 'created'") == created
     with harness.sandbox.admin() as admin:
-        assert len(admin.changed_worklogs("destination")) == rejected
+        assert len(admin.changed_worklogs("destination")) == created > synced
 
 
 def test_purge_directory_removes_cached_people_and_the_next_run_fetches_them(environment, capsys):

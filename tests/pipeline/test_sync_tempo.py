@@ -7,8 +7,10 @@ from datetime import date
 import pytest
 
 from sandbox.config import DataKnobs
+from tests.support.refusals import deactivate_synced_authors
 
 DAY = date(2025, 3, 5)
+NEXT_DAY = date(2025, 3, 6)
 
 
 def _load_metadata(result: object) -> dict[str, object]:
@@ -166,23 +168,21 @@ def test_a_day_with_more_than_5000_worklogs_is_read_in_pages_and_synced(make_har
 
 
 def test_a_definite_refusal_is_recorded_as_rejected_and_not_resent(harness):
-    with harness.sandbox.admin() as admin:
-        grants = admin.permissions("destination")
-        admin.set_permissions(
-            "destination", jira=[k for k in grants["jira"] if k != "WORK_ON_ISSUES"], tempo=grants["tempo"]
-        )
-    first = harness.run(DAY)
+    assert harness.run(DAY).success
+    deactivate_synced_authors(harness)
+    first = harness.run(NEXT_DAY)
     assert first.success  # a refusal is reported, it does not fail the run
     rejected = harness.query("select last_error from sync.worklog_links where state = 'rejected'")
-    assert len(rejected) > 20
-    assert all(error.startswith("400: ") and "Work On Issues" in error for (error,) in rejected)
+    assert len(rejected) > 10
+    assert all(error.startswith("400: ") and "inactive and cannot log work" in error for (error,) in rejected)
     assert _load_metadata(first)["rejected"] == len(rejected)
     with harness.sandbox.admin() as admin:
         posts = admin.count("destination", "tempo", "POST /4/worklogs")
-        assert admin.changed_worklogs("destination") == []
     # Nothing changed, so nothing is sent again.
-    again = harness.run(DAY)
+    again = harness.run(NEXT_DAY)
     assert again.success
     assert _load_metadata(again)["rejected"] == len(rejected)
     with harness.sandbox.admin() as admin:
         assert admin.count("destination", "tempo", "POST /4/worklogs") == posts
+        created = harness.scalar("select count(*) from sync.worklog_links where state = 'created'")
+        assert len(admin.changed_worklogs("destination")) == created
