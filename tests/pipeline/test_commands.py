@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from datetime import date
@@ -12,16 +11,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.support.cli import TEMPO_SYNC, clean_environment
 from tests.support.sync import SyncHarness
 
 REPO = Path(__file__).resolve().parents[2]
-TEMPO_SYNC = Path(sys.executable).parent / "tempo-sync"
-
-
-def _clean_environment(**extra: str) -> dict[str, str]:
-    """The process environment without any tempo-sync setting, as on a fresh machine."""
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPO_SYNC_", "SOURCE_", "DEST_"))}
-    return {**keep, **extra}
 
 
 def _run(
@@ -38,7 +31,7 @@ def _total_line(output: str) -> list[str]:
 
 @pytest.mark.slow
 def test_tempo_sync_run_needs_nothing_but_the_sandbox_and_a_rerun_creates_nothing(tmp_path):
-    first = _run([str(TEMPO_SYNC), "run"], tmp_path, _clean_environment())
+    first = _run([str(TEMPO_SYNC), "run"], tmp_path, clean_environment())
     assert first.returncode == 0, first.stderr
     assert "running on the local sandbox" in first.stdout
     header = next(line for line in first.stdout.splitlines() if line.startswith("work date")).split("  ")
@@ -55,7 +48,7 @@ def test_tempo_sync_run_needs_nothing_but_the_sandbox_and_a_rerun_creates_nothin
     assert (tmp_path / "data" / "tempo_sync.duckdb").is_file()
     assert (tmp_path / "data" / "sandbox" / "sandbox.sqlite3").is_file()
 
-    second = _run([str(TEMPO_SYNC), "run"], tmp_path, _clean_environment())
+    second = _run([str(TEMPO_SYNC), "run"], tmp_path, clean_environment())
     assert second.returncode == 0, second.stderr
     assert [int(cell) for cell in _total_line(second.stdout)[1:4]] == [extracted, 0, created]
 
@@ -64,7 +57,7 @@ def test_tempo_sync_run_names_every_missing_setting_at_once(tmp_path):
     result = _run(
         [str(TEMPO_SYNC), "run"],
         tmp_path,
-        _clean_environment(TEMPO_SYNC_MODE="live", DEST_JIRA_URL="ftp://nowhere"),
+        clean_environment(TEMPO_SYNC_MODE="live", DEST_JIRA_URL="ftp://nowhere"),
     )
     assert result.returncode == 2
     for name in ("SOURCE_JIRA_URL", "SOURCE_JIRA_EMAIL", "SOURCE_JIRA_TOKEN", "SOURCE_TEMPO_TOKEN",
@@ -78,7 +71,7 @@ def test_tempo_sync_run_refuses_a_range_outside_the_partitions(tmp_path):
     result = _run(
         [str(TEMPO_SYNC), "run", "--from", "2024-12-30", "--to", "2025-01-02"],
         tmp_path,
-        _clean_environment(),
+        clean_environment(),
     )
     assert result.returncode == 2
     assert "not within the work dates 2025-01-01" in result.stderr
@@ -89,7 +82,7 @@ def _materialize(harness: SyncHarness, home: Path, *partition: str) -> subproces
     # `dagster asset materialize` takes no -w; -m names the module workspace.yaml names.
     command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "pipelines.definitions",
                "--select", "*", *partition]  # fmt: skip
-    env = _clean_environment(**harness.environ, DAGSTER_HOME=str(home))
+    env = clean_environment(**harness.environ, DAGSTER_HOME=str(home))
     return subprocess.run(
         command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False
     )
@@ -125,7 +118,7 @@ def test_a_failed_run_exits_non_zero_and_the_next_run_adopts_what_it_could_not_c
     with harness.sandbox.admin() as admin:
         # Every POST to the destination's Tempo is applied, then its answer is lost.
         admin.set_faults(share_lost_post=1.0, targets=["destination/tempo"])
-    result = _run(command, tmp_path, _clean_environment(**harness.environ))
+    result = _run(command, tmp_path, clean_environment(**harness.environ))
     assert result.returncode == 1
     assert "step destination_worklogs failed" in result.stderr
     assert "stay pending in the ledger" in result.stderr
@@ -141,7 +134,7 @@ def test_a_failed_run_exits_non_zero_and_the_next_run_adopts_what_it_could_not_c
 
     with harness.sandbox.admin() as admin:
         admin.set_faults()
-    again = _run(command, tmp_path, _clean_environment(**harness.environ))
+    again = _run(command, tmp_path, clean_environment(**harness.environ))
     assert again.returncode == 0, again.stderr
     created = harness.scalar("select count(*) from sync.worklog_links where state = 'created'")
     assert created > 20
@@ -154,7 +147,7 @@ def test_a_failed_run_exits_non_zero_and_the_next_run_adopts_what_it_could_not_c
 def test_a_bad_policy_file_stops_the_run_before_anything_starts(tmp_path):
     config = tmp_path / "tempo-sync.toml"
     config.write_text('[issues]\nstrategy = "fuzzy"\n', encoding="utf-8")
-    result = _run([str(TEMPO_SYNC), "run"], tmp_path, _clean_environment(TEMPO_SYNC_CONFIG=str(config)))
+    result = _run([str(TEMPO_SYNC), "run"], tmp_path, clean_environment(TEMPO_SYNC_CONFIG=str(config)))
     assert result.returncode == 2
     assert "strategy is 'fuzzy'; use one of same_key, project_map, field" in result.stderr
     assert not (tmp_path / "data").exists()  # no sandbox, no DuckDB file

@@ -25,9 +25,9 @@ import pytest
 
 from sandbox.config import CREDENTIALS, SITES
 from tests.pipeline.conftest import HarnessFactory
-from tests.support.dagster_ui import REPO, clean_environment, instance_settings
+from tests.support.cli import REPO, TEMPO_SYNC, clean_environment
+from tests.support.dagster_ui import instance_settings
 
-TEMPO_SYNC = Path(sys.executable).parent / "tempo-sync"
 # A token the destination's Jira refuses; as recognisable as the sandbox's own.
 WRONG_TOKEN = "sandbox-destination-jira-token-WRONG-7f3a9c"
 

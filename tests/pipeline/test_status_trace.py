@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -18,10 +17,10 @@ import pytest
 
 from pipelines.cli import main
 from resources.warehouse import Warehouse
+from tests.support.cli import TEMPO_SYNC
 from tests.support.locks import hold_write_lock
 from tests.support.sync import SyncHarness
 
-TEMPO_SYNC = Path(sys.executable).parent / "tempo-sync"
 BUSY = "the DuckDB file is being written by a run; try again when it finishes, or pass --wait"
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -17,8 +16,8 @@ from sandbox.config import CREDENTIALS, DataKnobs
 from sandbox.server import SandboxServer, bind
 from sandbox.store import StateMismatchError, Store
 from tests.conftest import TEST_CLOCK
+from tests.support.cli import TEMPO_SYNC
 
-TEMPO_SYNC = Path(sys.executable).parent / "tempo-sync"  # the installed console script
 PAGE = {"from": "2025-03-05", "to": "2025-03-05", "limit": 25, "offset": 5}
 TEMPO = {"Authorization": f"Bearer {CREDENTIALS['source'].tempo_token}"}
 JIRA = (CREDENTIALS["source"].jira_email, CREDENTIALS["source"].jira_token)

@@ -12,7 +12,18 @@ from pathlib import Path
 from tests.support.sync import SyncHarness
 
 REPO = Path(__file__).resolve().parents[2]
-TEMPO_SYNC = Path(sys.executable).parent / "tempo-sync"
+TEMPO_SYNC = Path(sys.executable).parent / "tempo-sync"  # the installed console script
+
+
+def clean_environment(**extra: str) -> dict[str, str]:
+    """This process's environment without tempo-sync settings or ``DAGSTER_HOME``, as on a fresh
+    machine, plus ``extra``."""
+    keep = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("TEMPO_SYNC_", "SOURCE_", "DEST_")) and key != "DAGSTER_HOME"
+    }
+    return {**keep, **extra}
 
 
 def shared_instance_environment(harness: SyncHarness, home: Path) -> dict[str, str]:
@@ -20,8 +31,7 @@ def shared_instance_environment(harness: SyncHarness, home: Path) -> dict[str, s
     already created (first use creates it, which concurrent first users would race on)."""
     home.mkdir()
     shutil.copy(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPO_SYNC_", "SOURCE_", "DEST_"))}
-    environ = {**keep, **harness.environ, "DAGSTER_HOME": str(home)}
+    environ = clean_environment(**harness.environ, DAGSTER_HOME=str(home))
     subprocess.run(
         [sys.executable, "-c", "import dagster; dagster.DagsterInstance.get().dispose()"],
         env=environ,

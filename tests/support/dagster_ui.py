@@ -34,10 +34,11 @@ import httpx
 import yaml
 from dotenv import dotenv_values
 
+from tests.support.cli import REPO, clean_environment
+
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; Playwright drives it without a download
 VIEWPORT = {"width": 1400, "height": 900}
 LOCATION = "tempo_sync"
@@ -217,16 +218,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def clean_environment(**extra: str) -> dict[str, str]:
-    """This process's environment without tempo-sync settings or ``DAGSTER_HOME``, plus ``extra``."""
-    keep = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("TEMPO_SYNC_", "SOURCE_", "DEST_")) and key != "DAGSTER_HOME"
-    }
-    return {**keep, **extra}
 
 
 def instance_settings(*, hold_automation: bool) -> dict[str, Any]:
