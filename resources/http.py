@@ -15,6 +15,7 @@ import logging
 import math
 import random
 import re
+import ssl
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -332,6 +333,15 @@ class ApiSession:
     ) -> tuple[ApiError, str, float]:
         """The failure, its retry kind and the wait; raises at once when a retry is unsafe."""
         message = f"{type(error).__name__}: {error}".rstrip(": ")
+        if _certificate_refused(error):
+            # No retry can fix a certificate; failing at once names the problem instead of backing off.
+            raise ApiError(
+                service=self.service,
+                endpoint=endpoint,
+                status=None,
+                message=f"{message} (the server's TLS certificate could not be verified; verification"
+                " cannot be switched off: trust its authority through SSL_CERT_FILE or fix the certificate)",
+            ) from error
         if not safe and not isinstance(error, _NOT_SENT):
             raise OutcomeUnknownError(
                 service=self.service, endpoint=endpoint, status=None, message=message
@@ -557,3 +567,13 @@ def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     """Consecutive slices of at most `size` items."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _certificate_refused(error: BaseException) -> bool:
+    """Whether a transport error comes from a TLS certificate that failed verification."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
