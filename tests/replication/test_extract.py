@@ -152,8 +152,9 @@ def test_a_file_belongs_to_one_source_site(connection):
 
 def test_pages_of_a_run_that_failed_before_publishing_are_dropped(connection):
     connection.execute(
-        "insert into lineage.runs values ('failed-run', 'sync_worklogs', ?, ?, 'failed', current_timestamp,"
-        " current_timestamp, '{}', '1', 'extract: boom')",
+        "insert into lineage.runs (run_id, job_name, partition_start, partition_end, status, started_at,"
+        " finished_at, counts, code_version, error) values ('failed-run', 'sync_worklogs', ?, ?, 'failed',"
+        " current_timestamp, current_timestamp, '{}', '1', 'extract: boom')",
         [DAY, DAY],
     )
     extract.stage_page(connection, "failed-run", 0, [_worklog(1)])
