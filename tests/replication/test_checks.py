@@ -138,8 +138,9 @@ def test_reconciliation_finds_missing_and_changed_destination_worklogs(connectio
 def test_freshness_counts_days_since_the_newest_synced_work_date(connection):
     assert not checks.fresh(connection, date(2025, 3, 10), 3).passed  # nothing synced yet
     connection.execute(
-        "insert into lineage.runs values ('r', 'sync_worklogs', ?, ?, 'succeeded', current_timestamp,"
-        " current_timestamp, '{}', '1', null)",
+        "insert into lineage.runs (run_id, job_name, partition_start, partition_end, status, started_at,"
+        " finished_at, counts, code_version)"
+        " values ('r', 'sync_worklogs', ?, ?, 'succeeded', current_timestamp, current_timestamp, '{}', '1')",
         [date(2025, 3, 1), date(2025, 3, 7)],
     )
     assert checks.fresh(connection, date(2025, 3, 10), 3).passed
