@@ -42,10 +42,13 @@ def destination_worklogs(
     """
     scope = scope_of(context)
     destination: Destination
+    client: TempoClient | JiraClient
+    copy = policy.remaining_estimate == "copy"
     if destination_tempo.token:
-        destination, client = TempoDestination(destination_tempo), destination_tempo
+        destination, client = TempoDestination(destination_tempo, copy_estimate=copy), destination_tempo
     else:
-        destination, client = JiraDestination(destination_jira, policy.source_site), destination_jira
+        destination = JiraDestination(destination_jira, policy.source_site, copy_estimate=copy)
+        client = destination_jira
 
     def run_is_active(run_id: str) -> bool | None:
         run = context.instance.get_run_by_id(run_id)

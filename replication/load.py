@@ -26,7 +26,7 @@ from replication.liveness import ProcessIdentity
 from replication.payloads import jira_payload, matches_jira, matches_tempo, tempo_payload
 from replication.scope import Scope
 from resources.http import ApiError, OutcomeUnknownError
-from resources.jira import JiraClient
+from resources.jira import EstimateChange, JiraClient
 from resources.tempo import TempoClient
 from resources.warehouse import Warehouse
 
@@ -78,13 +78,20 @@ class LoadCounts:
 
 
 class Destination(ABC):
-    """Where rows go: Tempo (bulk by issue) when the destination has it, Jira worklogs otherwise."""
+    """Where rows go: Tempo (bulk by issue) when the destination has it, Jira worklogs otherwise.
+
+    ``copy_estimate`` sets each destination issue's remaining estimate to its source issue's, which
+    costs the issue's last worklog a create of its own (Tempo's bulk create cannot set it); without
+    it the estimate goes down by the time logged, as when anyone logs work.
+    """
 
     target: str
+    copy_estimate: bool
 
     @abstractmethod
     def send(self, issue_id: int, rows: Sequence[Row], *, estimate: bool) -> list[dict[str, Any]]:
-        """Create the rows' worklogs on the issue; ``estimate`` sets the issue's remaining estimate."""
+        """Create the rows' worklogs on the issue. With ``estimate`` the (single) row's remaining
+        estimate is set on the issue; otherwise the issue's estimate goes down by the time logged."""
 
     @abstractmethod
     def existing(self, issue_id: int, days: Sequence[date]) -> list[dict[str, Any]]:
@@ -106,8 +113,9 @@ class Destination(ABC):
 class TempoDestination(Destination):
     target = "tempo"
 
-    def __init__(self, tempo: TempoClient) -> None:
+    def __init__(self, tempo: TempoClient, *, copy_estimate: bool) -> None:
         self.tempo = tempo
+        self.copy_estimate = copy_estimate
 
     @property
     def batch_limit(self) -> int:
@@ -134,15 +142,16 @@ class TempoDestination(Destination):
 class JiraDestination(Destination):
     target = "jira"
 
-    def __init__(self, jira: JiraClient, source_site: str) -> None:
+    def __init__(self, jira: JiraClient, source_site: str, *, copy_estimate: bool) -> None:
         self.jira = jira
         self.source_site = source_site
+        self.copy_estimate = copy_estimate
 
     def send(self, issue_id: int, rows: Sequence[Row], *, estimate: bool) -> list[dict[str, Any]]:
         (row,) = rows
-        new_estimate = row["remaining_estimate_seconds"] if estimate else None
+        change: EstimateChange = int(row["remaining_estimate_seconds"]) if estimate else "auto"
         body = jira_payload(row, source_site=self.source_site)
-        return [self.jira.add_worklog(issue_id, body, new_estimate_seconds=new_estimate)]
+        return [self.jira.add_worklog(issue_id, body, estimate=change)]
 
     def existing(self, issue_id: int, days: Sequence[date]) -> list[dict[str, Any]]:
         # ``started`` is local to the worker, so the UTC window is widened by a day on each side.
@@ -390,19 +399,23 @@ def _send_all(
     run_id: str,
     counts: LoadCounts,
 ) -> list[Row]:
-    """Send claimed rows; the last call of the issue sets its remaining estimate. Returns the rows
-    whose outcome is unknown."""
+    """Send claimed rows in as few calls as the destination allows; when estimates are copied, the
+    last row goes alone and sets the issue's remaining estimate. Returns the rows whose outcome is
+    unknown."""
     unknown: list[Row] = []
     if not rows:
         return unknown
-    *bulk, last = rows
+    last = rows[-1]
+    copy = destination.copy_estimate and last["remaining_estimate_seconds"] is not None
+    grouped = rows[:-1] if copy else rows
     calls = [
-        bulk[start : start + destination.batch_limit]
-        for start in range(0, len(bulk), destination.batch_limit)
+        grouped[start : start + destination.batch_limit]
+        for start in range(0, len(grouped), destination.batch_limit)
     ]
-    calls.append([last])
+    if copy:
+        calls.append([last])
     for index, batch in enumerate(calls):
-        estimate = index == len(calls) - 1 and last["remaining_estimate_seconds"] is not None
+        estimate = copy and index == len(calls) - 1
         unknown += _send(warehouse, destination, issue_id, batch, run_id, counts, estimate=estimate)
     return unknown
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 import httpx
@@ -20,6 +20,9 @@ MAX_USER_SEARCH = 1000
 MAX_ISSUES_PER_QUERY = 100  # a search page holds at most 100 issues once fields are asked for
 MAX_TEXT_CLAUSES = 50
 MAX_WORKLOGS_PAGE = 5000
+# What a new worklog does to its issue's remaining estimate: Jira's "auto" and "leave", or a new value
+# in seconds.
+EstimateChange = Literal["auto", "leave"] | int
 # Jira fails a whole `key in (...)` / `id in (...)` query for one unknown value, naming it.
 _MISSING_ISSUE = re.compile(
     r"An issue with key '([^']*)' does not exist for field '[^']*'"
@@ -148,19 +151,20 @@ class JiraClient(ApiResource):
         raise self._unexpected(endpoint, f"more than {MAX_PAGES} pages")
 
     def add_worklog(
-        self, issue_id: str | int, body: dict[str, Any], *, new_estimate_seconds: int | None
+        self, issue_id: str | int, body: dict[str, Any], *, estimate: EstimateChange
     ) -> dict[str, Any]:
         """Log work as the caller, without notifying watchers.
 
-        With `new_estimate_seconds` the remaining estimate is set to it (whole minutes),
-        otherwise left as it is. An `OutcomeUnknownError` means the worklog may exist.
+        The issue's remaining estimate goes down by the time logged (``"auto"``), stays
+        (``"leave"``), or is set to a number of seconds (in whole minutes). An
+        `OutcomeUnknownError` means the worklog may exist.
         """
         params: dict[str, str] = {"notifyUsers": "false", "expand": "properties"}
-        if new_estimate_seconds is None:
-            params["adjustEstimate"] = "leave"
-        else:
+        if isinstance(estimate, int):
             params["adjustEstimate"] = "new"
-            params["newEstimate"] = f"{max(new_estimate_seconds, 0) // 60}m"
+            params["newEstimate"] = f"{max(estimate, 0) // 60}m"
+        else:
+            params["adjustEstimate"] = estimate
         return self._api().request_json(
             "POST",
             _worklog_path(issue_id),

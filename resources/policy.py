@@ -17,14 +17,16 @@ import dagster as dg
 from pydantic import Field
 
 ISSUE_STRATEGIES = ("same_key", "project_map", "field")
+ESTIMATE_POLICIES = ("reduce", "copy")
 _PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]*-[1-9][0-9]*$")
 _CUSTOM_FIELD = re.compile(r"^customfield_[0-9]+$")
 _KNOWN = {
-    "": {"issues", "authors", "directory", "http", "checks", "schedule"},
+    "": {"issues", "authors", "directory", "load", "http", "checks", "schedule"},
     "issues": {"strategy", "field", "projects", "table"},
     "authors": {"overrides", "fallback_account_id"},
     "directory": {"user_ttl_hours", "issue_ttl_hours"},
+    "load": {"remaining_estimate"},
     "http": {"tempo_requests_per_second", "jira_requests_per_second", "max_retries", "backoff_seconds"},
     "checks": {"parked_share_warn", "freshness_days"},
     "schedule": {"hour", "minute", "timezone"},
@@ -84,6 +86,12 @@ class SyncPolicy(dg.ConfigurableResource):
     )
     user_ttl_hours: float = Field(default=24.0, description="how long a cached user lookup stays fresh")
     issue_ttl_hours: float = Field(default=1.0, description="how long a cached issue lookup stays fresh")
+    remaining_estimate: Literal["reduce", "copy"] = Field(
+        default="reduce",
+        description="reduce: the destination issue's estimate goes down by the time logged, as when anyone"
+        " logs work (one create per destination issue); copy: it is set to the source issue's (one more"
+        " create per destination issue and run)",
+    )
     tempo_requests_per_second: float = Field(
         default=4.0, description="pace per Tempo token; Tempo documents about 5 per second (0: unpaced)"
     )
@@ -130,8 +138,8 @@ class SyncPolicy(dg.ConfigurableResource):
             raise PolicyError(
                 f"the policy file {path} is invalid:\n" + "\n".join(f"  - {p}" for p in problems)
             )
-        issues, authors, directory, http, checks = (
-            document.get(name, {}) for name in ("issues", "authors", "directory", "http", "checks")
+        issues, authors, directory, load, http, checks = (
+            document.get(name, {}) for name in ("issues", "authors", "directory", "load", "http", "checks")
         )
         return cls(
             source_site=source_site,
@@ -143,6 +151,7 @@ class SyncPolicy(dg.ConfigurableResource):
             fallback_account_id=authors.get("fallback_account_id"),
             user_ttl_hours=float(directory.get("user_ttl_hours", 24.0)),
             issue_ttl_hours=float(directory.get("issue_ttl_hours", 1.0)),
+            remaining_estimate=load.get("remaining_estimate", "reduce"),
             tempo_requests_per_second=float(http.get("tempo_requests_per_second", 4.0)),
             jira_requests_per_second=float(http.get("jira_requests_per_second", 10.0)),
             parked_share_warn=float(checks.get("parked_share_warn", 0.3)),
@@ -206,6 +215,11 @@ def _problems(document: dict[str, Any]) -> list[str]:
     if fallback is not None and not (isinstance(fallback, str) and fallback.strip()):
         problems.append("[authors] fallback_account_id must be a destination accountId")
     problems += _numbers(document, "directory", ("user_ttl_hours", "issue_ttl_hours"), 24 * 365, "hours")
+    estimate = document.get("load", {}).get("remaining_estimate", "reduce")
+    if estimate not in ESTIMATE_POLICIES:
+        problems.append(
+            f"[load] remaining_estimate is {estimate!r}; use one of {', '.join(ESTIMATE_POLICIES)}"
+        )
     problems += _numbers(document, "http", ("tempo_requests_per_second", "jira_requests_per_second"), 1000,
                          "requests per second (0: unpaced)")  # fmt: skip
     problems += _numbers(document, "http", ("backoff_seconds",), 60, "seconds")

@@ -66,6 +66,7 @@ def test_overrides_match_an_account_id_or_an_email_in_any_case(tmp_path):
             "tempo_requests_per_second must be a number of requests",
         ),
         ("[http]\nmax_retries = 2.5\n", "max_retries must be a whole number between 0 and 20"),
+        ('[load]\nremaining_estimate = "keep"\n', "remaining_estimate is 'keep'; use one of reduce, copy"),
         ("[issues\n", "cannot read the policy file"),
     ],
 )

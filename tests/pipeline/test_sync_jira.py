@@ -18,6 +18,7 @@ def _text(adf: dict) -> str:
 def test_without_a_destination_tempo_jira_worklogs_carry_the_worker_and_a_link(make_harness):
     harness = make_harness(destination_tempo=False)
     assert harness.environ["DEST_TEMPO_TOKEN"] == ""
+    harness.set_policy('[load]\nremaining_estimate = "copy"\n')
     result = harness.run(DAY)
     assert result.success
     rows = harness.query(

@@ -44,6 +44,7 @@ def test_every_source_worklog_is_synced_or_parked_with_its_documented_reason(har
 
 
 def test_every_exchanged_field_arrives_as_it_was_on_the_source(harness):
+    harness.set_policy('[load]\nremaining_estimate = "copy"\n')
     assert harness.run(DAY).success
     links = harness.query(
         "select r.tempo_worklog_id, l.destination_tempo_worklog_id, l.destination_jira_worklog_id,"
@@ -190,3 +191,31 @@ def test_a_definite_refusal_is_recorded_as_rejected_and_not_resent(make_harness)
         assert admin.count("destination", "tempo", "POST /4/worklogs") == posts
         created = harness.scalar("select count(*) from sync.worklog_links where state = 'created'")
         assert len(admin.changed_worklogs("destination")) == created
+
+
+def test_by_default_each_destination_issue_costs_one_create_and_its_estimate_goes_down(make_harness):
+    harness = make_harness(data=DataKnobs(issues=20, worklogs_per_day=120))
+    assert harness.run(DAY).success
+    # The destination directory step read each issue's estimate just before the load.
+    rows = harness.query(
+        "select l.destination_issue_id, any_value(i.remaining_estimate_seconds), sum(r.time_spent_seconds)"
+        " from sync.worklog_links l join replica.worklogs r using (tempo_worklog_id)"
+        " join directory.issues i on i.site = 'destination' and i.issue_id = l.destination_issue_id"
+        " where l.state = 'created' group by 1"
+    )
+    assert len(rows) > 10
+    with harness.jira("destination") as jira:
+        jql = f"id in ({', '.join(str(issue_id) for issue_id, _, _ in rows)})"
+        answer = jira.get(
+            "/rest/api/3/search/jql", params={"jql": jql, "fields": "timeestimate", "maxResults": 100}
+        )
+        answer.raise_for_status()
+    after = {int(issue["id"]): issue["fields"]["timeestimate"] for issue in answer.json()["issues"]}
+    for issue_id, before, logged in rows:
+        if before is not None:
+            assert after[issue_id] == max(before - logged, 0)
+    with harness.sandbox.admin() as admin:
+        creates = admin.count("destination", "tempo", "POST /4/worklogs/issue/{issueId}/bulk") + admin.count(
+            "destination", "tempo", "POST /4/worklogs"
+        )
+    assert creates == len(rows)  # every issue had at most 50 new worklogs

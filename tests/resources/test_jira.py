@@ -166,15 +166,18 @@ def test_add_worklog_with_properties_and_a_new_estimate(destination_jira):
         "comment": adf("Copied from the source"),
         "properties": [{"key": "tempo-sync", "value": {"source": 20152000020}}],
     }
-    created = destination_jira.add_worklog("ACME-1", body, new_estimate_seconds=7259)
+    created = destination_jira.add_worklog("ACME-1", body, estimate=7259)
     assert created["properties"] == [{"key": "tempo-sync", "value": {"source": 20152000020}}]
     assert created["timeSpentSeconds"] == 1800
     (issue,) = destination_jira.issues_by_keys(["ACME-1"], ["timeestimate"])
     assert issue["fields"]["timeestimate"] == 7200  # whole minutes, rounded down
 
-    destination_jira.add_worklog(issue["id"], {**body, "properties": []}, new_estimate_seconds=None)
+    destination_jira.add_worklog(issue["id"], {**body, "properties": []}, estimate="leave")
     (again,) = destination_jira.issues_by_keys(["ACME-1"], ["timeestimate"])
     assert again["fields"]["timeestimate"] == 7200  # left alone
+    destination_jira.add_worklog(issue["id"], {**body, "properties": []}, estimate="auto")
+    (reduced,) = destination_jira.issues_by_keys(["ACME-1"], ["timeestimate"])
+    assert reduced["fields"]["timeestimate"] == 7200 - 1800  # down by the time logged
 
     day = datetime(2025, 3, 18, tzinfo=UTC)
     logged = destination_jira.issue_worklogs(
@@ -187,7 +190,7 @@ def test_add_worklog_with_properties_and_a_new_estimate(destination_jira):
 def test_add_worklog_errors_name_the_field(destination_jira):
     body = {"started": "2025-03-18T09:00:00Z", "timeSpentSeconds": 60}
     with pytest.raises(ApiError) as raised:
-        destination_jira.add_worklog("ACME-1", body, new_estimate_seconds=None)
+        destination_jira.add_worklog("ACME-1", body, estimate="auto")
     assert raised.value.status == 400
     assert raised.value.message.startswith("started: Invalid date format.")
     assert destination_jira.calls == {"POST /rest/api/3/issue/{issueId}/worklog": 1}
@@ -197,7 +200,7 @@ def test_a_lost_add_worklog_is_an_unknown_outcome_yet_applied(destination_jira, 
     admin.set_faults(share_lost_post=1.0, targets=["destination/jira"])
     body = {"started": "2025-03-18T09:00:00.000+0000", "timeSpentSeconds": 600}
     with pytest.raises(OutcomeUnknownError):
-        destination_jira.add_worklog("ACME-1", body, new_estimate_seconds=0)
+        destination_jira.add_worklog("ACME-1", body, estimate=0)
     admin.set_faults()
     assert destination_jira.retried == {}
     (stored,) = admin.changed_worklogs("destination")
