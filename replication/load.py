@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from abc import ABC, abstractmethod
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -34,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 BULK_LIMIT = 50  # Tempo's bulk endpoint takes 1 to 50 worklogs for one issue
 SENDS_PER_RUN = 3  # sends of one row within one run before it is left pending for the next run
+ISSUES_IN_FLIGHT = 3  # destination issues loaded at once
 CLAIM_LEASE = timedelta(minutes=15)
 # A request sent by a process just before it died may still be in the service's hands; 45 s is
 # past the client's 30 s timeout, after which the service has finished with it or dropped it.
@@ -71,10 +74,12 @@ class LoadCounts:
     not_attempted: int = 0  # left for the next run after the destination became unavailable
     stopped: str | None = None  # why the load stopped early
     by_day: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def note(self, row: Mapping[str, Any], outcome: str) -> None:
-        setattr(self, outcome, getattr(self, outcome) + 1)
-        self.by_day[str(row["work_date"])][outcome] += 1
+        with self._lock:  # issues are loaded by several threads
+            setattr(self, outcome, getattr(self, outcome) + 1)
+            self.by_day[str(row["work_date"])][outcome] += 1
 
 
 class Destination(ABC):
@@ -200,19 +205,40 @@ def load(
             counts.note(row, "busy")
         else:
             by_issue[int(row["destination_issue_id"])].append(row)
-    issues = list(by_issue.items())
-    total, done = sum(len(rows) for _, rows in issues), 0
-    for position, (issue_id, rows) in enumerate(issues):
-        try:
-            _load_issue(warehouse, destination, issue_id, rows, run_id, counts)
-            done += len(rows)
-            on_progress(done, total)
-        except DestinationUnavailableError as error:
-            counts.stopped = str(error)
-            for _, later in issues[position + 1 :]:
-                for row in later:
-                    counts.note(row, "not_attempted")
-            break
+    total, done = sum(len(rows) for rows in by_issue.values()), 0
+    waiting = iter(by_issue.items())
+    # Each issue's claim, send and record stay in order within one thread; several issues are in
+    # flight so that one issue's DuckDB work and round trips overlap another's, and the client's
+    # pacer (shared by the threads) keeps the sum just under the service's rate limit.
+    with ThreadPoolExecutor(max_workers=ISSUES_IN_FLIGHT, thread_name_prefix="load") as pool:
+        running: dict[Future[None], list[Row]] = {}
+
+        def start_next() -> None:
+            issue = next(waiting, None)
+            if issue is not None:
+                issue_id, rows = issue
+                running[pool.submit(_load_issue, warehouse, destination, issue_id, rows, run_id, counts)] = (
+                    rows
+                )
+
+        for _ in range(ISSUES_IN_FLIGHT):
+            start_next()
+        while running:
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                rows = running.pop(future)
+                try:
+                    future.result()
+                except DestinationUnavailableError as error:
+                    counts.stopped = counts.stopped or str(error)
+                    continue
+                done += len(rows)
+                on_progress(done, total)
+                if counts.stopped is None:
+                    start_next()
+    for _, rows in waiting:
+        for row in rows:
+            counts.note(row, "not_attempted")
     return counts
 
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 from dagster_duckdb import DuckDBResource
@@ -25,6 +26,9 @@ logger = logging.getLogger(__name__)
 
 _migrated: set[str] = set()  # database paths already migrated by this process
 _migrate_lock = threading.Lock()
+# DuckDB shares one database instance among a process's connections to a file. Opening while
+# another thread closes the last one fails ("already attached"), so threads open and close in turn.
+_attach_lock = threading.Lock()
 
 
 class WarehouseBusyError(RuntimeError):
@@ -37,6 +41,12 @@ class Warehouse(DuckDBResource):
     lock_wait_seconds: float = Field(
         default=600.0, description="how long to wait for another process to release the DuckDB file"
     )
+    memory_limit: str = Field(
+        default="512MB",
+        description="how much memory DuckDB may use in this process (a DuckDB size such as '2GB'); a "
+        "statement that needs more spills to a temporary file. DuckDB's own default, 80% of the "
+        "machine's memory, let a million-worklog publish grow the process past 6 GB",
+    )
 
     @contextmanager
     def get_connection(self, wait_seconds: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -47,7 +57,7 @@ class Warehouse(DuckDBResource):
         try:
             yield connection
         finally:
-            connection.close()
+            _close(connection)
 
     @contextmanager
     def read_connection(self, wait_seconds: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -57,7 +67,7 @@ class Warehouse(DuckDBResource):
         try:
             yield connection
         finally:
-            connection.close()
+            _close(connection)
 
     def schema_version(self) -> int:
         with self.get_connection() as connection:
@@ -76,8 +86,11 @@ class Warehouse(DuckDBResource):
             try:
                 migrate(connection)
             finally:
-                connection.close()
+                _close(connection)
             _migrated.add(path)
+
+    def _config(self) -> dict[str, Any]:
+        return {"memory_limit": self.memory_limit, **self.connection_config}
 
     def _open(self, *, read_only: bool, wait_seconds: float | None = None) -> duckdb.DuckDBPyConnection:
         wait = self.lock_wait_seconds if wait_seconds is None else wait_seconds
@@ -85,7 +98,8 @@ class Warehouse(DuckDBResource):
         delay = 0.05
         while True:
             try:
-                return duckdb.connect(self.database, read_only=read_only, config=self.connection_config)
+                with _attach_lock:
+                    return duckdb.connect(self.database, read_only=read_only, config=self._config())
             except duckdb.IOException as error:
                 if "lock" not in str(error).lower() or time.monotonic() > deadline:
                     if "lock" in str(error).lower():
@@ -98,6 +112,11 @@ class Warehouse(DuckDBResource):
                 logger.debug("DuckDB file %s is locked by another process; waiting", self.database)
                 time.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not security
                 delay = min(delay * 2, 2.0)
+
+
+def _close(connection: duckdb.DuckDBPyConnection) -> None:
+    with _attach_lock:
+        connection.close()
 
 
 def migrate(connection: duckdb.DuckDBPyConnection) -> list[int]:

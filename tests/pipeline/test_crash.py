@@ -5,7 +5,8 @@ The sandbox holds the destination's bulk create at a known point (sandbox.holds)
 kills `tempo-sync run`: (1) claimed, not sent: the request is held before Tempo applies it and is
 then dropped; (2) sent, not recorded: Tempo applies it and the answer never comes; (3) inside a
 bulk call: Tempo is still creating the worklogs when the client dies, and finishes afterwards.
-All three runs share one Dagster instance, which never hears that they died.
+All three runs share one Dagster instance, which never hears that they died. Several issues load
+at once, so other calls are in flight at each kill too; the test counts what they left behind.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tests.support.sync import SyncHarness
 
 DAY = date(2025, 3, 5)
 BULK = "POST /4/worklogs/issue/{issueId}/bulk"
+SINGLE = "POST /4/worklogs"
 
 
 def _wait_for(condition: Callable[[], bool], what: str, run: subprocess.Popen[str]) -> None:
@@ -66,9 +68,12 @@ def test_kill_9_at_each_point_of_the_load_then_a_rerun_creates_each_worklog_exac
         _wait_for(lambda: _held(admin), "the held bulk call", run)
         _kill(run)
         admin.release_holds()
-        unsent = harness.query("select tempo_worklog_id from sync.worklog_links where state = 'pending'")
-        assert unsent, "the run died holding claims"
-        assert _unrecorded(admin, harness) == set(), "the held request was dropped unapplied"
+        _wait_for_quiet(admin)
+        assert harness.scalar("select count(*) from sync.worklog_links where state = 'pending'") > 0
+        assert admin.stats()["faults"]["held_then_dropped"] == 1, "the held request was dropped unapplied"
+        # Other issues' calls were in flight too (several issues load at once); what they applied
+        # without an answer is the baseline for the next point.
+        before_second = _unrecorded(admin, harness)
 
         # (2) After the send, before the record.
         admin.hold("destination", "tempo", BULK, when="after")
@@ -76,22 +81,24 @@ def test_kill_9_at_each_point_of_the_load_then_a_rerun_creates_each_worklog_exac
         _wait_for(lambda: _held(admin), "the applied, unanswered bulk call", run)
         _kill(run)
         admin.release_holds()
-        applied_unrecorded = _unrecorded(admin, harness)
-        assert len(applied_unrecorded) > 1
+        _wait_for_quiet(admin)
+        assert admin.stats()["faults"]["held_then_unanswered"] == 1
+        before_third = _unrecorded(admin, harness)
+        assert len(before_third - before_second) > 1, "the held bulk call was applied"
 
         # (3) In the middle of a bulk call.
         run = start_run(environ, tmp_path, DAY, DAY)
         _wait_for(lambda: admin.in_flight("destination", "tempo", BULK) > 0, "a bulk call in progress", run)
         _kill(run)
         _wait_for_quiet(admin)
-        finished_after_death = _unrecorded(admin, harness) - applied_unrecorded
-        assert len(finished_after_death) > 1
+        unrecorded = _unrecorded(admin, harness)
+        assert len(unrecorded - before_third) > 1, "the bulk call finished after its client died"
 
         # Each run marks the ones before it crashed: their processes are gone.
         states = dict(harness.query("select status, count(*) from lineage.runs group by 1"))
         assert states == {"crashed": 2, "running": 1}
         pending = harness.scalar("select count(*) from sync.worklog_links where state = 'pending'")
-        assert pending >= len(unsent) + len(applied_unrecorded) + len(finished_after_death)
+        assert pending >= len(unrecorded)
 
         # The rerun frees the dead runs' claims once a request they sent cannot still be in flight.
         last_claim = harness.scalar("select max(claimed_at) from sync.worklog_links")
@@ -114,8 +121,11 @@ def test_kill_9_at_each_point_of_the_load_then_a_rerun_creates_each_worklog_exac
     assert {source for source, _ in links} == expected_synced
     assert sorted(target for _, target in links) == sorted(destination), "one destination worklog per source"
     assert harness.scalar("select count(*) from sync.worklog_links where state <> 'created'") == 0
-    adopted = harness.scalar("select count(*) from sync.events where event = 'adopted'")
-    assert adopted == len(applied_unrecorded) + len(finished_after_death)
+    adopted = harness.scalar(
+        "select count(*) from sync.events where event = 'adopted'"
+        " and run_id = (select run_id from lineage.runs where status = 'succeeded')"
+    )
+    assert adopted == len(unrecorded), "the rerun adopted exactly the worklogs applied without a record"
     assert dict(harness.query("select status, count(*) from lineage.runs group by 1")) == {
         "crashed": 3,
         "succeeded": 1,
@@ -131,8 +141,8 @@ def _unrecorded(admin: SandboxAdmin, harness: SyncHarness) -> set[int]:
 
 
 def _wait_for_quiet(admin: SandboxAdmin) -> None:
-    """Until the dead client's bulk call has been carried out."""
+    """Until the dead client's calls have been carried out."""
     deadline = time.monotonic() + 60
-    while admin.in_flight("destination", "tempo", BULK):
-        assert time.monotonic() < deadline, "the bulk call never finished"
+    while admin.in_flight("destination", "tempo", BULK) or admin.in_flight("destination", "tempo", SINGLE):
+        assert time.monotonic() < deadline, "the calls never finished"
         time.sleep(0.05)
