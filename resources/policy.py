@@ -93,7 +93,7 @@ class SyncPolicy(dg.ConfigurableResource):
         " create per destination issue and run)",
     )
     tempo_requests_per_second: float = Field(
-        default=4.0, description="pace per Tempo token; Tempo documents about 5 per second (0: unpaced)"
+        default=4.8, description="pace per Tempo token; Tempo documents about 5 per second (0: unpaced)"
     )
     jira_requests_per_second: float = Field(default=10.0, description="pace per Jira site (0: unpaced)")
     parked_share_warn: float = Field(
@@ -152,7 +152,7 @@ class SyncPolicy(dg.ConfigurableResource):
             user_ttl_hours=float(directory.get("user_ttl_hours", 24.0)),
             issue_ttl_hours=float(directory.get("issue_ttl_hours", 1.0)),
             remaining_estimate=load.get("remaining_estimate", "reduce"),
-            tempo_requests_per_second=float(http.get("tempo_requests_per_second", 4.0)),
+            tempo_requests_per_second=float(http.get("tempo_requests_per_second", 4.8)),
             jira_requests_per_second=float(http.get("jira_requests_per_second", 10.0)),
             parked_share_warn=float(checks.get("parked_share_warn", 0.3)),
             freshness_days=int(checks.get("freshness_days", 3)),

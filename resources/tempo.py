@@ -27,7 +27,7 @@ class TempoClient(ApiResource):
     base_url: str = Field(description="Tempo API root, e.g. https://api.tempo.io")
     token: str = Field(repr=False, description="Tempo API token (wire it from dg.EnvVar)")
     site: str = Field(default="source", description="Which site this is, for messages")
-    requests_per_second: float = Field(default=4.0, description="Pace of requests; 0 means unpaced")
+    requests_per_second: float = Field(default=4.8, description="Pace of requests; 0 means unpaced")
     timeout_seconds: float = 30.0
     max_retries: int = 6
     backoff_seconds: float = Field(default=1.0, description="First retry wait when no Retry-After")
