@@ -206,8 +206,20 @@ _RUN_PROCESSES = (
     "alter table lineage.runs add column process_started varchar",
 )
 
+# Each staged record carries its typed fields and its first problem, read once as its page is staged.
+_CHECKED_STAGING = tuple(
+    f"alter table raw.extract_pages add column {column}"
+    for column in (
+        "problem varchar", "tempo_worklog_id bigint", "work_date date", "issue_id bigint",
+        "author_account_id varchar", "start_time varchar", "time_spent_seconds bigint",
+        "billable_seconds bigint", "description varchar", "created_at timestamptz",
+        "updated_at timestamptz", "attributes json",
+    )
+)  # fmt: skip
+
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "initial schema", _INITIAL),
     (2, "the sites a file belongs to", _SITES),
     (3, "the process that runs each run, so a killed run's claims can be freed", _RUN_PROCESSES),
+    (4, "staged records are checked as their page is staged", _CHECKED_STAGING),
 )

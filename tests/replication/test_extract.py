@@ -60,7 +60,7 @@ MALFORMED = [
 
 def test_malformed_records_are_quarantined_with_a_reason_and_the_rest_goes_on(connection):
     good = [_worklog(1), _worklog(14, startTime=None, description=None, billableSeconds=None)]
-    extract.stage_page(connection, "run-1", 0, good + [record for record, _ in MALFORMED])
+    extract.stage_page(connection, "run-1", 0, good + [record for record, _ in MALFORMED], DAY, DAY)
     counts = extract.publish(connection, "run-1", DAY, DAY)
     assert (counts.read, counts.stored, counts.quarantined) == (14, 2, 12)
     reasons = dict(
@@ -93,11 +93,11 @@ def _raw(records: list[dict[str, object]], count: int | None = None) -> RawPage:
 def test_a_raw_page_is_staged_and_published_like_its_parsed_records(connection, tmp_path):
     records = [_worklog(1), _worklog(14, startTime=None, description='e\u0301 "q" 🙂'), MALFORMED[0][0]]
     columns = "tempo_worklog_id, start_time, description, attributes::varchar, payload::varchar"
-    assert extract.stage_page(connection, "run-1", 0, _raw(records)) == 3
+    assert extract.stage_page(connection, "run-1", 0, _raw(records), DAY, DAY) == 3
     counts = extract.publish(connection, "run-1", DAY, DAY)
     with duckdb.connect(str(tmp_path / "parsed.duckdb")) as parsed:
         migrate(parsed)
-        extract.stage_page(parsed, "run-1", 0, records)
+        extract.stage_page(parsed, "run-1", 0, records, DAY, DAY)
         assert extract.publish(parsed, "run-1", DAY, DAY) == counts
         # The same values; only the JSON text's spacing differs (DuckDB writes it compact).
         for raw_row, parsed_row in zip(
@@ -114,17 +114,19 @@ def test_a_raw_page_is_staged_and_published_like_its_parsed_records(connection, 
 
 def test_a_raw_page_whose_count_disagrees_is_refused(connection):
     with pytest.raises(ValueError, match="says it holds 3 worklogs, but 2 were read"):
-        extract.stage_page(connection, "run-1", 0, _raw([_worklog(1), _worklog(2)], count=3))
+        extract.stage_page(connection, "run-1", 0, _raw([_worklog(1), _worklog(2)], count=3), DAY, DAY)
     with pytest.raises(ValueError, match="is not a JSON page of worklogs"):
-        extract.stage_page(connection, "run-1", 0, RawPage(b'{"results": [', 1))
+        extract.stage_page(connection, "run-1", 0, RawPage(b'{"results": [', 1), DAY, DAY)
 
 
 def test_a_rerun_replaces_the_slice_and_a_fixed_record_leaves_the_quarantine(connection):
-    extract.stage_page(connection, "run-1", 0, [_worklog(1), _worklog(2), _worklog(3, timeSpentSeconds=0)])
+    extract.stage_page(
+        connection, "run-1", 0, [_worklog(1), _worklog(2), _worklog(3, timeSpentSeconds=0)], DAY, DAY
+    )
     extract.publish(connection, "run-1", DAY, DAY)
     # Worklog 2 was deleted on the source, 3 was fixed, and page 1 repeats 1 with a later edit.
-    extract.stage_page(connection, "run-2", 0, [_worklog(1), _worklog(3)])
-    extract.stage_page(connection, "run-2", 1, [_worklog(1, timeSpentSeconds=4500)])
+    extract.stage_page(connection, "run-2", 0, [_worklog(1), _worklog(3)], DAY, DAY)
+    extract.stage_page(connection, "run-2", 1, [_worklog(1, timeSpentSeconds=4500)], DAY, DAY)
     counts = extract.publish(connection, "run-2", DAY, DAY)
     assert (counts.stored, counts.quarantined, counts.vanished) == (2, 0, 1)
     assert connection.execute(
@@ -134,7 +136,7 @@ def test_a_rerun_replaces_the_slice_and_a_fixed_record_leaves_the_quarantine(con
 
 
 def test_jira_ids_are_recorded_once_known(connection):
-    extract.stage_page(connection, "run-1", 0, [_worklog(1), _worklog(2)])
+    extract.stage_page(connection, "run-1", 0, [_worklog(1), _worklog(2)], DAY, DAY)
     extract.publish(connection, "run-1", DAY, DAY)
     assert extract.unmapped_jira_ids(connection, DAY, DAY) == [1, 2]
     extract.record_jira_ids(connection, {1: 100000000001})
@@ -157,7 +159,7 @@ def test_pages_of_a_run_that_failed_before_publishing_are_dropped(connection):
         " current_timestamp, current_timestamp, '{}', '1', 'extract: boom')",
         [DAY, DAY],
     )
-    extract.stage_page(connection, "failed-run", 0, [_worklog(1)])
-    extract.stage_page(connection, "live-run", 0, [_worklog(2)])
+    extract.stage_page(connection, "failed-run", 0, [_worklog(1)], DAY, DAY)
+    extract.stage_page(connection, "live-run", 0, [_worklog(2)], DAY, DAY)
     extract.drop_abandoned_pages(connection)
     assert connection.execute("select run_id from raw.extract_pages").fetchall() == [("live-run",)]
