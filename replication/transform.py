@@ -20,7 +20,8 @@ from resources.policy import SyncPolicy
 
 _RESOLVED_ROWS = f"""
 with destination_attributes as (
-    select key from directory.work_attributes where site = 'destination' and $destination_has_tempo
+    select coalesce(list(key), []::varchar[]) as keys
+    from directory.work_attributes where site = 'destination' and $destination_has_tempo
 )
 select
     w.tempo_worklog_id,
@@ -56,17 +57,52 @@ select
     w.billable_seconds,
     i.remaining_estimate_seconds,
     w.jira_worklog_id as source_jira_worklog_id,
-    -- Only attributes whose key exists on the destination Tempo can be sent; Jira has none.
-    coalesce((select to_json(list(v)) from (select unnest(cast(w.attributes as json[])) as v) x
-              where v ->> '$.key' in (select key from destination_attributes)), '[]'::json) as attributes,
-    coalesce((select to_json(list(v ->> '$.key')) from (select unnest(cast(w.attributes as json[])) as v) x
-              where v ->> '$.key' not in (select key from destination_attributes)), '[]'::json)
-        as dropped_attributes
+    -- Only attributes whose key exists on the destination Tempo can be sent; Jira has none. Each
+    -- row's list is filtered in place: a subquery per row would be joined back over every row.
+    to_json(list_filter(cast(w.attributes as json[]), lambda v: list_contains(d.keys, v ->> '$.key')))
+        as attributes,
+    to_json(list_transform(
+        list_filter(cast(w.attributes as json[]),
+                    lambda v: len(d.keys) = 0 or not list_contains(d.keys, v ->> '$.key')),
+        lambda v: v ->> '$.key')) as dropped_attributes
 from raw.source_worklogs w
+cross join destination_attributes d
 left join authors a on a.source_account_id = w.author_account_id
 left join issues i on i.source_issue_id = w.issue_id
 where {IN_SCOPE}
 """
+
+
+# Whether a source worklog (``w``) already has its replica row.
+_IN_REPLICA = "w.tempo_worklog_id in (select tempo_worklog_id from replica.worklogs)"
+
+
+def _with_resolved(rows: str = "true") -> str:
+    """The scope's worklogs that match `rows` (a predicate on ``w``), resolved and named
+    ``resolved`` for the statement that follows.
+
+    Each statement resolves them again (the joins are against a few authors and issues): a table
+    of a million resolved rows would be held in memory for the whole transaction. `rows` filters
+    the worklogs before any column is computed.
+    """
+    return f"with resolved as ({_RESOLVED_ROWS} and ({rows}))"
+
+
+def _unfrozen(rows: str) -> str:
+    """The resolved rows the replica takes: every one the ledger has not claimed (a claimed row
+    keeps what was, or is being, sent)."""
+    return f"""
+    {_with_resolved(rows)}
+    select r.*, md5(concat_ws('|', r.destination_author_account_id, r.destination_issue_id, r.start_date,
+                              r.start_time, r.time_spent_seconds, r.billable_seconds, r.description,
+                              r.remaining_estimate_seconds, r.attributes::varchar)),
+           $run_id, $run_id, current_timestamp
+    from resolved r
+    where not exists (
+        select 1 from sync.worklog_links l
+        where l.source_site = r.source_site and l.tempo_worklog_id = r.tempo_worklog_id
+          and l.state in ('created', 'pending'))
+    """
 
 
 @dataclass(frozen=True)
@@ -102,25 +138,25 @@ def _rebuild(
 ) -> TransformCounts:
     connection.execute("begin transaction")
     try:
-        connection.execute(f"create or replace temp table resolved as {_RESOLVED_ROWS}", params)
+        # Counted before the replica changes: the scope takes in the replica's parked rows.
         frozen = _scalar(
             connection,
-            "select count(*) from resolved r join sync.worklog_links l"
+            f"{_with_resolved()} select count(*) from resolved r join sync.worklog_links l"
             " on l.source_site = r.source_site and l.tempo_worklog_id = r.tempo_worklog_id"
             " where l.state in ('created', 'pending')",
+            params,
         )
+        by_status = connection.execute(
+            f"{_with_resolved()} select status, park_reason, count(*) from resolved"
+            " group by all order by all",
+            params,
+        ).fetchall()
+        # Rows already in the replica are updated in place (keeping their first run), then new rows
+        # are appended: a plain insert streams to disk, where an upsert of every row holds them in
+        # memory.
         connection.execute(
-            """
-            insert into replica.worklogs
-            select r.*, md5(concat_ws('|', r.destination_author_account_id, r.destination_issue_id,
-                                      r.start_date, r.start_time, r.time_spent_seconds, r.billable_seconds,
-                                      r.description, r.remaining_estimate_seconds, r.attributes::varchar)),
-                   $run_id, $run_id, current_timestamp
-            from resolved r
-            where not exists (
-                select 1 from sync.worklog_links l
-                where l.source_site = r.source_site and l.tempo_worklog_id = r.tempo_worklog_id
-                  and l.state in ('created', 'pending'))
+            f"""
+            insert into replica.worklogs {_unfrozen(_IN_REPLICA)}
             on conflict (tempo_worklog_id) do update set
                 status = excluded.status, park_reason = excluded.park_reason,
                 park_detail = excluded.park_detail, author_rule = excluded.author_rule,
@@ -143,7 +179,11 @@ def _rebuild(
                 content_hash = excluded.content_hash, last_run_id = excluded.last_run_id,
                 transformed_at = excluded.transformed_at
             """,
-            {"run_id": run_id},
+            {**params, "run_id": run_id},
+        )
+        connection.execute(
+            f"insert into replica.worklogs {_unfrozen(f'not {_IN_REPLICA}')}",
+            {**params, "run_id": run_id},
         )
         # A worklog deleted on the source before anything was sent leaves the replica too.
         removed = _scalar(
@@ -157,17 +197,12 @@ def _rebuild(
             """,
             scope.params,
         )
-        ready = _scalar(connection, "select count(*) from resolved where status = 'ready'")
-        parked = dict(
-            connection.execute(
-                "select park_reason, count(*) from resolved where status = 'parked' group by 1 order by 1"
-            ).fetchall()
-        )
-        connection.execute("drop table resolved")
         connection.execute("commit")
     except BaseException:
         connection.execute("rollback")
         raise
+    ready = sum(count for status, _, count in by_status if status == "ready")
+    parked = {reason: count for status, reason, count in by_status if status == "parked"}
     return TransformCounts(ready, parked, frozen, removed)
 
 
