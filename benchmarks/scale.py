@@ -164,13 +164,15 @@ def measure(size: int, replay: str, sandbox_base: str) -> dict[str, Any]:
             steps[entry.step_key] += entry.timestamp
     with resources["warehouse"].get_connection() as connection:
         rows = connection.execute("select count(*) from replica.worklogs").fetchone()
+    database_mb = (work / "tempo_sync.duckdb").stat().st_size / 2**20
+    shutil.rmtree(work, ignore_errors=True)  # gigabytes at 1M, left behind by every run otherwise
     return {
         "size": size,
         "seconds": seconds,
         "steps": steps,
         "replica_rows": rows[0] if rows else 0,
         "peak_rss_mb": peak_rss_mb(),
-        "database_mb": (work / "tempo_sync.duckdb").stat().st_size / 2**20,
+        "database_mb": database_mb,
     }
 
 
