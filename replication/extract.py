@@ -262,20 +262,27 @@ def publish(
         ).fetchone()
         # Known worklogs are updated in place (keeping their Jira worklog id), then new ones are
         # appended: a plain insert streams to disk, where an upsert of every row holds them in memory.
-        connection.execute(
-            f"""
-            insert into raw.source_worklogs {_PUBLISHED} and exists ({_KNOWN})
-            on conflict (tempo_worklog_id) do update set
-                work_date = excluded.work_date, issue_id = excluded.issue_id,
-                author_account_id = excluded.author_account_id, start_time = excluded.start_time,
-                time_spent_seconds = excluded.time_spent_seconds,
-                billable_seconds = excluded.billable_seconds, description = excluded.description,
-                created_at = excluded.created_at, updated_at = excluded.updated_at,
-                attributes = excluded.attributes, payload = excluded.payload,
-                extract_run_id = excluded.extract_run_id, extracted_at = excluded.extracted_at
-            """,
+        # The upsert reads every staged record even when it updates none, as on a range's first read,
+        # so a look at the ids alone decides whether it runs.
+        known = connection.execute(
+            f"select count(*) from raw.extract_pages staged where run_id = $run_id and exists ({_KNOWN})",
             params,
-        )
+        ).fetchone()
+        if known and known[0]:
+            connection.execute(
+                f"""
+                insert into raw.source_worklogs {_PUBLISHED} and exists ({_KNOWN})
+                on conflict (tempo_worklog_id) do update set
+                    work_date = excluded.work_date, issue_id = excluded.issue_id,
+                    author_account_id = excluded.author_account_id, start_time = excluded.start_time,
+                    time_spent_seconds = excluded.time_spent_seconds,
+                    billable_seconds = excluded.billable_seconds, description = excluded.description,
+                    created_at = excluded.created_at, updated_at = excluded.updated_at,
+                    attributes = excluded.attributes, payload = excluded.payload,
+                    extract_run_id = excluded.extract_run_id, extracted_at = excluded.extracted_at
+                """,
+                params,
+            )
         connection.execute(f"insert into raw.source_worklogs {_PUBLISHED} and not exists ({_KNOWN})", params)
         # A record that was malformed once and reads fine now leaves the quarantine.
         connection.execute(
