@@ -50,3 +50,14 @@ def test_a_writer_gives_up_with_the_fix_when_the_lock_outlasts_the_wait(tmp_path
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_connections_carry_the_memory_limit_unless_the_connection_config_names_one(tmp_path):
+    path = str(tmp_path / "w.duckdb")
+    limit = "select current_setting('memory_limit')"
+    with Warehouse(database=path).get_connection() as connection:
+        assert connection.execute(limit).fetchone() == ("488.2 MiB",)  # the default, 512 MB
+    with Warehouse(database=path, memory_limit="256MB").read_connection() as connection:
+        assert connection.execute(limit).fetchone() == ("244.1 MiB",)
+    with Warehouse(database=path, connection_config={"memory_limit": "128MB"}).get_connection() as connection:
+        assert connection.execute(limit).fetchone() == ("122.0 MiB",)
