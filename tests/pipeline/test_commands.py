@@ -50,7 +50,11 @@ def test_tempo_sync_run_needs_nothing_but_the_sandbox_and_a_rerun_creates_nothin
 
     second = _run([str(TEMPO_SYNC), "run"], tmp_path, clean_environment())
     assert second.returncode == 0, second.stderr
-    assert [int(cell) for cell in _total_line(second.stdout)[1:4]] == [extracted, 0, created]
+    extracted_again, created_again, already_again = (int(cell) for cell in _total_line(second.stdout)[1:4])
+    assert already_again == created  # nothing synced is created again
+    # The sandbox follows the real clock here, so a late worklog may appear between the two runs;
+    # only such newcomers may be created.
+    assert created_again <= extracted_again - extracted
 
 
 def test_tempo_sync_run_names_every_missing_setting_at_once(tmp_path):
