@@ -49,6 +49,17 @@ def _held(admin: SandboxAdmin) -> bool:
     return any(hold["waiting"] for hold in admin.holds())
 
 
+def _kill_while_held(admin: SandboxAdmin, start: Callable[[], subprocess.Popen[str]], *, when: str) -> None:
+    """Start a run and kill it while the sandbox holds its next bulk call ``before`` or ``after``
+    applying it, then let the held call go and wait until every call the run sent is done."""
+    admin.hold("destination", "tempo", BULK, when=when)
+    run = start()
+    _wait_for(lambda: _held(admin), f"a bulk call held {when} it is applied", run)
+    _kill(run)
+    admin.release_holds()
+    _wait_for_quiet(admin)
+
+
 def _destination_ids(admin: SandboxAdmin) -> list[int]:
     return [w["tempo_id"] for w in admin.changed_worklogs("destination") if not w["deleted"]]
 
@@ -63,12 +74,7 @@ def test_kill_9_at_each_point_of_the_load_then_a_rerun_creates_each_worklog_exac
     environ = shared_instance_environment(harness, tmp_path / "dagster_home")
     with harness.sandbox.admin() as admin:
         # (1) After the claim, before the send.
-        admin.hold("destination", "tempo", BULK, when="before")
-        run = start_run(environ, tmp_path, DAY, DAY)
-        _wait_for(lambda: _held(admin), "the held bulk call", run)
-        _kill(run)
-        admin.release_holds()
-        _wait_for_quiet(admin)
+        _kill_while_held(admin, lambda: start_run(environ, tmp_path, DAY, DAY), when="before")
         assert harness.scalar("select count(*) from sync.worklog_links where state = 'pending'") > 0
         assert admin.stats()["faults"]["held_then_dropped"] == 1, "the held request was dropped unapplied"
         # Other issues' calls were in flight too (several issues load at once); what they applied
@@ -76,12 +82,7 @@ def test_kill_9_at_each_point_of_the_load_then_a_rerun_creates_each_worklog_exac
         before_second = _unrecorded(admin, harness)
 
         # (2) After the send, before the record.
-        admin.hold("destination", "tempo", BULK, when="after")
-        run = start_run(environ, tmp_path, DAY, DAY)
-        _wait_for(lambda: _held(admin), "the applied, unanswered bulk call", run)
-        _kill(run)
-        admin.release_holds()
-        _wait_for_quiet(admin)
+        _kill_while_held(admin, lambda: start_run(environ, tmp_path, DAY, DAY), when="after")
         assert admin.stats()["faults"]["held_then_unanswered"] == 1
         before_third = _unrecorded(admin, harness)
         assert len(before_third - before_second) > 1, "the held bulk call was applied"
