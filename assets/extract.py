@@ -46,10 +46,10 @@ def source_worklogs(
     with recorded_step(context, warehouse, "preflight") as counts, metered(*clients) as calls:
         counts["api_calls"] = calls
         has_tempo = bool(destination_tempo.token)
-        accesses = [
-            preflight.check_site("source", source_jira, source_tempo),
-            preflight.check_site("destination", destination_jira, destination_tempo if has_tempo else None),
-        ]
+        accesses = preflight.check_sites([
+            ("source", source_jira, source_tempo),
+            ("destination", destination_jira, destination_tempo if has_tempo else None),
+        ])  # fmt: skip
         preflight.preflight(accesses, destination_tempo=has_tempo)
     with warehouse.get_connection() as connection:
         extract.claim_source_site(connection, policy.source_site)
