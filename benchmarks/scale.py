@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from support import free_port, peak_rss_mb, sandbox_process, wait_for
+from support import free_port, peak_rss_mb, sandbox_process, wait_for, with_bytecode
 
 from sandbox.config import CREDENTIALS
 
@@ -201,7 +201,7 @@ def main() -> None:
         replay = subprocess.Popen(
             [sys.executable, __file__, "--serve-recording", str(recording), "--port", str(port),
              "--sandbox", sandbox.urls.base],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=with_bytecode(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         try:
             wait_for(port, replay)
@@ -220,7 +220,8 @@ def main() -> None:
 def _measure_in_child(size: int, replay: str, sandbox_base: str) -> dict[str, Any]:
     command = [sys.executable, __file__, "--measure", str(size)]
     command += ["--replay", replay, "--sandbox", sandbox_base]
-    finished = subprocess.run(command, capture_output=True, text=True, check=True)
+    environment = with_bytecode(os.environ)
+    finished = subprocess.run(command, env=environment, capture_output=True, text=True, check=True)
     return json.loads(finished.stdout.strip().splitlines()[-1])
 
 

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -32,6 +32,21 @@ from sandbox.server import SandboxUrls
 
 CLOCK = "2025-03-20T12:00:00Z"  # late enough that the work dates below are complete
 TEMPO_SYNC = str(Path(sys.executable).parent / "tempo-sync")
+PYCACHE = Path(tempfile.gettempdir()) / "tempo-sync-bench-pycache"
+# versus_reference.py prints this once tempo-sync's run is measured; suite.py waits for it.
+PRODUCT_MEASURED = "tempo-sync run measured"
+
+
+def with_bytecode(env: Mapping[str, str]) -> dict[str, str]:
+    """`env` for a Python child process that reads and writes compiled bytecode.
+
+    An installed product runs from compiled bytecode; this machine's environment forbids writing
+    it (PYTHONDONTWRITEBYTECODE), which adds seconds of compiling to every child. Children compile
+    into a cache of the benchmarks' own instead.
+    """
+    child = {name: value for name, value in env.items() if name != "PYTHONDONTWRITEBYTECODE"}
+    child["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+    return child
 
 
 def free_port() -> int:
@@ -76,7 +91,9 @@ def sandbox_process(options: Sequence[str]) -> Iterator[Sandbox]:
     port = free_port()
     command = [TEMPO_SYNC, "sandbox", "serve", "--port", str(port), "--state-dir", str(state_dir),
                "--reset", "--clock", CLOCK, *options]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command, env=with_bytecode(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         wait_for(port, process)
         yield Sandbox(SandboxUrls.at(f"http://127.0.0.1:{port}"))
@@ -103,12 +120,9 @@ def run_product(sandbox: Sandbox, first: date, last: date, *, policy: str = "") 
         database = work / "tempo_sync.duckdb"
         env = {**os.environ, **sandbox.environment(), "TEMPO_SYNC_DUCKDB": str(database),
                "TEMPO_SYNC_CONFIG": str(config)}  # fmt: skip
+        env = with_bytecode(env)
         env.pop("DAGSTER_HOME", None)
-        # An installed product runs from compiled bytecode; this machine's environment forbids
-        # writing it, which would add seconds of compiling to every run. Compile into a cache of
-        # the benchmarks' own, warmed outside the measured time.
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "tempo-sync-bench-pycache")
+        # The cache is warmed outside the measured time.
         warm = [sys.executable, "-c", "import pipelines.definitions, pipelines.run_command"]
         subprocess.run(warm, env=env, cwd=work, capture_output=True, check=True)
         command = [TEMPO_SYNC, "run", "--from", first.isoformat(), "--to", last.isoformat()]

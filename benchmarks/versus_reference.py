@@ -9,6 +9,11 @@ the other, ``tempo-sync run`` syncs the same work dates. Both run at the same ti
 whole comparison takes as long as the slower one; the baseline spends its time waiting on the
 network, not on the processor. Calls are counted by the sandboxes, 429s included.
 
+The wall-time target is judged against the baseline's network floor (its calls times the
+latency, which no load on this machine can inflate), not only against its measured time, so
+that whatever else runs beside the baseline's long wait (``suite.py`` runs the other
+benchmarks there) cannot flatter the ratio.
+
     uv run python benchmarks/versus_reference.py [--days 3] [--worklogs 600] [--latency-ms 100]
 """
 
@@ -25,7 +30,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import httpx
-from support import ProductRun, Sandbox, print_calls, run_product, sandbox_process
+from support import PRODUCT_MEASURED, ProductRun, Sandbox, print_calls, run_product, sandbox_process
 
 from sandbox.config import CREDENTIALS, RateLimits
 
@@ -146,16 +151,18 @@ def main() -> None:
     print(f"{os.cpu_count()} cores, Python {sys.version.split()[0]};", end=" ")
     print("both run at the same time, each on its own sandbox")
     with sandbox_process(options) as product_sandbox, sandbox_process(options) as baseline_sandbox:
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            product_future = pool.submit(run_product, product_sandbox, FIRST_DAY, last)
-            baseline = Baseline(baseline_sandbox)
-            try:
-                reference = baseline.run(FIRST_DAY, last)
-            finally:
-                baseline.close()
-            product = product_future.result()
+        baseline = Baseline(baseline_sandbox)
+        try:
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                reference_future = pool.submit(baseline.run, FIRST_DAY, last)
+                product = run_product(product_sandbox, FIRST_DAY, last)
+                print(f"\n{PRODUCT_MEASURED}: {product.created} worklogs created in {product.seconds:.1f} s;"
+                      " waiting for the reference script", flush=True)  # fmt: skip
+                reference = reference_future.result()
+        finally:
+            baseline.close()
         product_calls, baseline_calls = product_sandbox.requests(), baseline_sandbox.requests()
-    report(product, product_calls, reference, baseline_calls)
+    report(product, product_calls, reference, baseline_calls, args.latency_ms / 1000)
 
 
 def report(
@@ -163,6 +170,7 @@ def report(
     product_calls: Counter[tuple[str, str, str, int]],
     reference: BaselineRun,
     baseline_calls: Counter[tuple[str, str, str, int]],
+    latency_seconds: float,
 ) -> None:
     rows = []
     for name, calls, synced, seconds in (
@@ -179,6 +187,10 @@ def report(
     base, ours = rows
     call_ratio, time_ratio = base[4] / ours[4], base[5] / ours[5]
     print(f"{'ratio':<18}{base[1] / ours[1]:>9.1f}x{'':>15}{call_ratio:>14.1f}x{time_ratio:>8.1f}x")
+    floor = base[1] * latency_seconds
+    floor_ratio = floor / ours[5]
+    print(f"\nthe reference script's network floor: {base[1]} calls x {latency_seconds * 1000:g} ms ="
+          f" {floor:.1f} s, {floor_ratio:.1f}x tempo-sync's wall time")  # fmt: skip
     print()
     if product.exit_status != 0:
         print(f"tempo-sync run exited with status {product.exit_status}")
@@ -188,7 +200,10 @@ def report(
     for met, text in (
         (ours[4] <= MAX_CALLS_PER_WORKLOG, f"at most {MAX_CALLS_PER_WORKLOG} calls per synced worklog"),
         (call_ratio >= MIN_CALL_RATIO, f"at least {MIN_CALL_RATIO:g}x fewer calls per synced worklog"),
-        (time_ratio >= MIN_TIME_RATIO, f"at least {MIN_TIME_RATIO:g}x less wall time"),
+        (
+            min(time_ratio, floor_ratio) >= MIN_TIME_RATIO,
+            f"at least {MIN_TIME_RATIO:g}x less wall time (measured and against the network floor)",
+        ),
     ):
         print(f"{'meets' if met else 'misses'}: {text}")
 
