@@ -1,0 +1,67 @@
+"""The benchmark scripts run end to end on small loads and their figures agree with each other.
+
+They are not tests of speed (those figures come from the scripts themselves, never from timed
+assertions); these runs keep the scripts from rotting and check what must hold at any size.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.support.cli import REPO
+
+pytestmark = pytest.mark.slow
+
+
+def _run(script: str, *args: str) -> str:
+    command = [sys.executable, str(REPO / "benchmarks" / script), *args]
+    finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=240, check=False)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    return finished.stdout
+
+
+def _number(pattern: str, text: str) -> float:
+    found = re.search(pattern, text, re.MULTILINE)
+    assert found, f"{pattern!r} not in:\n{text}"
+    return float(found.group(1))
+
+
+def test_versus_reference_syncs_the_same_worklogs_as_the_reference_script() -> None:
+    out = _run("versus_reference.py", "--days", "1", "--worklogs", "60", "--issues", "20", "--users", "14",
+               "--latency-ms", "0")  # fmt: skip
+    reference = re.search(r"^reference script\s+(\d+)\s+(\d+)\s+(\d+)", out, re.MULTILINE)
+    product = re.search(r"^tempo-sync\s+(\d+)\s+(\d+)\s+(\d+)\s+([\d.]+)", out, re.MULTILINE)
+    assert reference, out
+    assert product, out
+    synced = int(product.group(3))
+    # Both copy every eligible worklog: the same number, and some of the 60.
+    assert 0 < synced == int(reference.group(3)) <= 60
+    assert int(product.group(2)) == 0  # no 429 answers
+    calls = int(product.group(1))
+    assert float(product.group(4)) == pytest.approx(calls / synced, abs=0.001)
+    assert calls < int(reference.group(1))
+    assert "tempo-sync run measured:" in out
+    assert re.search(r"^(meets|misses): at least 10x less wall time", out, re.MULTILINE)
+
+
+def test_rate_limit_reports_the_write_rate_and_no_429() -> None:
+    out = _run("rate_limit.py", "--worklogs", "20", "--latency-ms", "0")
+    created = _number(r"(\d+) worklogs created", out)
+    assert created > 0
+    assert _number(r"^destination creates: (\d+)", out) >= created
+    assert 0 < _number(r"= ([\d.]+)% of the 5/s limit", out) <= 105
+    assert _number(r"^429 answers: (\d+) of", out) == 0
+
+
+def test_scale_fills_the_replica_with_every_replayed_worklog() -> None:
+    out = _run("scale.py", "--sizes", "6000")
+    row = re.search(r"^\s+6,000\s+([\d.]+)\s+([\d.]+)\s+(\d+)", out, re.MULTILINE)
+    assert row, out
+    assert float(row.group(1)) > 0  # seconds
+    assert int(row.group(3)) > 0  # peak RSS
+    # 6,000 is more than the 5,000 recorded worklogs: the replay's second copies carry new ids.
+    assert "warning:" not in out
