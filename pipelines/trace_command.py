@@ -8,6 +8,7 @@ The command only reads the DuckDB file, like ``tempo-sync status``.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,7 +66,7 @@ from raw.quarantine where tempo_worklog_id = $worklog order by quarantined_at
 _REPLICA = """
 select status, park_reason, park_detail, author_rule, source_author_account_id, source_author_email,
     destination_author_account_id, destination_author_email, issue_rule, source_issue_id, source_issue_key,
-    destination_issue_id, destination_issue_key, first_run_id, last_run_id, transformed_at
+    destination_issue_id, destination_issue_key, dropped_attributes, first_run_id, last_run_id, transformed_at
 from replica.worklogs where tempo_worklog_id = $worklog
 """
 
@@ -248,6 +249,7 @@ def _resolution(story: Story, row: Record | None, *, show_emails: bool) -> str:
         ("issue rule", text(row["issue_rule"])),
         ("source issue", _issue(row["source_issue_id"], row["source_issue_key"])),
         ("destination issue", _issue(row["destination_issue_id"], row["destination_issue_key"])),
+        ("dropped attributes", ", ".join(json.loads(row["dropped_attributes"])) or "-"),
         ("first built by run", _short(row["first_run_id"])),
         ("last built by run", f"{_short(row['last_run_id'])} at {utc(row['transformed_at'])}"),
     ])  # fmt: skip

@@ -12,6 +12,9 @@ import json
 from datetime import date
 from typing import Any
 
+import pytest
+
+from pipelines.cli import main
 from tests.support.sandbox import follow_pages
 from tests.support.sync import SyncHarness
 
@@ -89,7 +92,7 @@ def test_malformed_records_are_quarantined_with_a_reason_while_the_rest_of_the_d
 
 
 def test_attribute_keys_the_destination_lacks_are_dropped_by_name_and_the_worklog_syncs(
-    harness: SyncHarness,
+    harness: SyncHarness, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # DESIGN: an attribute value whose key the destination's Tempo does not define cannot be sent,
     # so it is dropped and its key recorded, rather than parking the whole worklog.
@@ -128,5 +131,13 @@ def test_attribute_keys_the_destination_lacks_are_dropped_by_name_and_the_worklo
     kept = [value for value in values if value["key"] != "_ExternalRef_"]
     assert copy["attributes"]["values"] == twin["attributes"]["values"] == kept
     assert (copy["author"], copy["issue"]) == (twin["author"], twin["issue"])
+    # The trace names what was dropped, and says so when nothing was.
+    assert main(["trace", str(record["tempoWorklogId"])]) == 0
+    assert "  dropped attributes  _ExternalRef_, _Mood_, _Invoice_\n" in capsys.readouterr().out
+    plain = harness.scalar(
+        "select min(tempo_worklog_id) from replica.worklogs where dropped_attributes::varchar = '[]'"
+    )
+    assert main(["trace", str(plain)]) == 0
+    assert "  dropped attributes  -\n" in capsys.readouterr().out
     for field in ("startDate", "startTime", "timeSpentSeconds", "billableSeconds", "description"):
         assert copy.get(field) == record.get(field), field
