@@ -30,14 +30,6 @@ def step_started(
     )  # fmt: skip
 
 
-def run_process(connection: duckdb.DuckDBPyConnection, run_id: str) -> ProcessIdentity | None:
-    """The process that last ran a step of the run, if the run is recorded with one."""
-    row = connection.execute(
-        "select host, pid, process_started from lineage.runs where run_id = ? and pid is not null", [run_id]
-    ).fetchone()
-    return ProcessIdentity(row[0], row[1], row[2]) if row else None
-
-
 def mark_crashed_runs(connection: duckdb.DuckDBPyConnection) -> list[str]:
     """Close the rows of runs whose process on this host ended without finishing them (kill -9,
     a lost machine), so that status and the ledger stop waiting for them."""
