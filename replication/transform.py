@@ -138,16 +138,12 @@ def _rebuild(
 ) -> TransformCounts:
     connection.execute("begin transaction")
     try:
-        # Counted before the replica changes: the scope takes in the replica's parked rows.
-        frozen = _scalar(
-            connection,
-            f"{_with_resolved()} select count(*) from resolved r join sync.worklog_links l"
-            " on l.source_site = r.source_site and l.tempo_worklog_id = r.tempo_worklog_id"
-            " where l.state in ('created', 'pending')",
-            params,
-        )
+        # Counted before the replica changes (the scope takes in the replica's parked rows); a row
+        # the ledger has created or claimed keeps its replica row as it is (frozen).
         by_status = connection.execute(
-            f"{_with_resolved()} select status, park_reason, count(*) from resolved"
+            f"{_with_resolved()} select r.status, r.park_reason, count(*), count(l.tempo_worklog_id)"
+            " from resolved r left join sync.worklog_links l on l.source_site = r.source_site"
+            " and l.tempo_worklog_id = r.tempo_worklog_id and l.state in ('created', 'pending')"
             " group by all order by all",
             params,
         ).fetchall()
@@ -201,8 +197,9 @@ def _rebuild(
     except BaseException:
         connection.execute("rollback")
         raise
-    ready = sum(count for status, _, count in by_status if status == "ready")
-    parked = {reason: count for status, reason, count in by_status if status == "parked"}
+    ready = sum(count for status, _, count, _ in by_status if status == "ready")
+    parked = {reason: count for status, reason, count, _ in by_status if status == "parked"}
+    frozen = sum(claimed for *_, claimed in by_status)
     return TransformCounts(ready, parked, frozen, removed)
 
 
