@@ -79,8 +79,8 @@ def table_metadata(warehouse: Warehouse, table: str, partition_rows: int) -> dic
     schema, name = table.split(".")
     with warehouse.get_connection() as connection:
         columns = connection.execute(
-            "select column_name, data_type from information_schema.columns"
-            " where table_schema = ? and table_name = ? order by ordinal_position",
+            "select column_name, data_type from information_schema.columns where table_catalog ="
+            " current_database() and table_schema = ? and table_name = ? order by ordinal_position",
             [schema, name],
         ).fetchall()
         row = connection.execute(f"select count(*) from {table}").fetchone()  # noqa: S608 - a constant name

@@ -17,7 +17,7 @@ import dagster as dg
 from pipelines.jobs import sync_worklogs
 from pipelines.partitions import work_days
 from resources.tempo import TempoClient
-from resources.warehouse import Warehouse, WarehouseBusyError
+from resources.warehouse import Warehouse, WarehouseBusyError, existing_tables
 
 OVERLAP = timedelta(minutes=10)
 FIRST_LOOKBACK = timedelta(days=2)  # a new instance runs the last two days; older ones are a backfill
@@ -108,9 +108,6 @@ def _known(warehouse: Warehouse, ids: list[int]) -> set[int]:
     if not ids or not Path(warehouse.database).exists():
         return set()
     with warehouse.read_connection(wait_seconds=LEDGER_WAIT_SECONDS) as connection:
-        tables = {row[0] for row in connection.execute(
-            "select table_schema || '.' || table_name from information_schema.tables"
-        ).fetchall()}  # fmt: skip
-        if "sync.worklog_links" not in tables:
+        if "sync.worklog_links" not in existing_tables(connection):
             return set()
         return {row[0] for row in connection.execute(_KNOWN, {"ids": ids}).fetchall()}

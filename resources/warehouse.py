@@ -3,10 +3,15 @@
 DuckDB lets one process at a time open a file for writing, and another process cannot even read
 it meanwhile. So every connection here is short (one batch of work, never across an HTTP call),
 and opening one retries with backoff for as long as another run may reasonably hold the file.
+
+DuckDB names a database file's catalog after the file's stem, so a file called ``sync.duckdb``
+would make every ``sync.<table>`` ambiguous between the catalog and the schema (likewise ``raw``,
+``replica``, ...). The file is therefore attached under a fixed catalog name, whatever it is called.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import threading
@@ -24,10 +29,14 @@ from resources.migrations import MIGRATIONS
 
 logger = logging.getLogger(__name__)
 
+# The catalog the file is attached as; no schema of ours has this name.
+CATALOG = "tempo_sync"
+
 _migrated: set[str] = set()  # database paths already migrated by this process
 _migrate_lock = threading.Lock()
-# DuckDB shares one database instance among a process's connections to a file. Opening while
-# another thread closes the last one fails ("already attached"), so threads open and close in turn.
+# A process's connections to a file share one named in-memory DuckDB instance that holds the file
+# attached (DuckDB refuses to attach one file to two instances of a process). Opening while another
+# thread closes the last one fails ("already attached"), so threads open and close in turn.
 _attach_lock = threading.Lock()
 
 
@@ -99,7 +108,7 @@ class Warehouse(DuckDBResource):
         while True:
             try:
                 with _attach_lock:
-                    return duckdb.connect(self.database, read_only=read_only, config=self._config())
+                    return _attached(self.database, read_only=read_only, config=self._config())
             except duckdb.IOException as error:
                 if "lock" not in str(error).lower() or time.monotonic() > deadline:
                     if "lock" in str(error).lower():
@@ -112,6 +121,33 @@ class Warehouse(DuckDBResource):
                 logger.debug("DuckDB file %s is locked by another process; waiting", self.database)
                 time.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not security
                 delay = min(delay * 2, 2.0)
+
+
+def existing_tables(connection: duckdb.DuckDBPyConnection) -> set[str]:
+    """The ``schema.table`` names the file holds (none before its first migration)."""
+    rows = connection.execute(
+        "select table_schema || '.' || table_name from information_schema.tables"
+        " where table_catalog = current_database()"
+    ).fetchall()
+    return {name for (name,) in rows}
+
+
+def _attached(database: str, *, read_only: bool, config: dict[str, Any]) -> duckdb.DuckDBPyConnection:
+    """A connection whose default catalog is the file, attached as ``CATALOG``."""
+    path = str(Path(database).resolve())
+    mode = "read" if read_only else "write"
+    # Named in-memory instances are shared by the connections of a process and freed with the last.
+    instance = f":memory:tempo-sync-{mode}-{hashlib.sha256(path.encode()).hexdigest()[:16]}"
+    connection = duckdb.connect(instance, config=config)
+    try:
+        literal = "'" + path.replace("'", "''") + "'"
+        options = " (read_only)" if read_only else ""
+        connection.execute(f"attach if not exists {literal} as {CATALOG}{options}")
+        connection.execute(f"use {CATALOG}")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
 
 
 def _close(connection: duckdb.DuckDBPyConnection) -> None:

@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from resources.migrations import MIGRATIONS
-from resources.warehouse import Warehouse, WarehouseBusyError, migrate
+from resources.warehouse import Warehouse, WarehouseBusyError, existing_tables, migrate
 from tests.support.locks import hold_write_lock
 
 
@@ -61,3 +61,34 @@ def test_connections_carry_the_memory_limit_unless_the_connection_config_names_o
         assert connection.execute(limit).fetchone() == ("244.1 MiB",)
     with Warehouse(database=path, connection_config={"memory_limit": "128MB"}).get_connection() as connection:
         assert connection.execute(limit).fetchone() == ("122.0 MiB",)
+
+
+# DuckDB names a file's catalog after its stem: these would collide with the schemas, and the
+# others put a space, non-ASCII letters or a quote in the path.
+AWKWARD_PATHS = [
+    *(f"{schema}.duckdb" for schema in ("sync", "raw", "replica", "lineage", "directory", "meta")),
+    "with space/tempo sync.duckdb",
+    "dür/Zeiterfassung 時間.duckdb",
+    "it's/o'clock.duckdb",
+]
+
+
+@pytest.mark.parametrize("name", AWKWARD_PATHS)
+def test_any_file_name_works_for_migrations_writes_and_reads(tmp_path, name):
+    path = tmp_path / name
+    warehouse = Warehouse(database=str(path))
+    assert warehouse.schema_version() == len(MIGRATIONS)
+    with warehouse.get_connection() as connection:
+        connection.execute("insert into meta.sites values ('source', 'https://a.example', current_timestamp)")
+        assert "sync.worklog_links" in existing_tables(connection)
+    with warehouse.read_connection() as connection:
+        assert connection.execute("select site from meta.sites").fetchall() == [("https://a.example",)]
+        assert connection.execute("select count(*) from sync.worklog_links").fetchone() == (0,)
+    assert path.is_file()
+
+
+def test_a_file_before_its_first_migration_has_none_of_the_tables(tmp_path):
+    path = tmp_path / "empty.duckdb"
+    duckdb.connect(str(path)).close()
+    with Warehouse(database=str(path)).read_connection() as connection:
+        assert existing_tables(connection) == set()
