@@ -68,6 +68,7 @@ async def summary(request: Request) -> Response:
         "sites": sites,
         "data": _jsonable(dataclasses.asdict(sandbox.config.data)),
         "rate_limits": dataclasses.asdict(sandbox.config.rate_limits),
+        "profile": sandbox.config.profile.to_json(),
         "clock": sandbox.clock.describe(),
     })  # fmt: skip
 

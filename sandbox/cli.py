@@ -8,7 +8,7 @@ import sys
 from datetime import date, datetime
 from pathlib import Path
 
-from sandbox.config import CREDENTIALS, DataKnobs, Faults, RateLimits, SandboxConfig
+from sandbox.config import CREDENTIALS, DataKnobs, Faults, Profile, RateLimits, SandboxConfig
 from sandbox.server import SandboxUrls, bind, uvicorn_server
 from sandbox.store import STATE_FILE, StateMismatchError
 
@@ -124,6 +124,16 @@ def _serve_options(parser: argparse.ArgumentParser) -> None:
     trouble.add_argument("--bulk-item-ms", type=float, default=2.0,
                          help="how long a bulk create holds its issue per worklog")  # fmt: skip
 
+    readings = parser.add_argument_group("profile (readings where the API documents are silent)")
+    switches = "; ".join(f"{name}: {'|'.join(values)}" for name, values in Profile.choices().items())
+    readings.add_argument(
+        "--profile",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help=f"switch one reading, repeatable (defaults first): {switches}",
+    )
+
 
 def config_from(args: argparse.Namespace) -> SandboxConfig:
     return SandboxConfig(
@@ -155,10 +165,23 @@ def config_from(args: argparse.Namespace) -> SandboxConfig:
             targets=tuple(args.fault_target),
             seed=args.fault_seed,
         ),
+        profile=_profile(args.profile),
         destination_tempo=not args.no_destination_tempo,
         clock=args.clock,
         bulk_item_seconds=args.bulk_item_ms / 1000,
     )
+
+
+def _profile(assignments: list[str]) -> Profile:
+    """``NAME=VALUE`` options as a profile; a bad name or value is a ValueError naming the allowed ones."""
+    switches: dict[str, object] = {}
+    for assignment in assignments:
+        name, separator, value = assignment.partition("=")
+        if not separator:
+            known = ", ".join(Profile.choices())
+            raise ValueError(f"--profile takes NAME=VALUE, not {assignment!r}; the switches are {known}")
+        switches[name.strip()] = value.strip()
+    return Profile.from_json(switches)
 
 
 def serve_command(args: argparse.Namespace) -> int:
@@ -211,6 +234,10 @@ def _banner(urls: SandboxUrls, config: SandboxConfig, clock: dict[str, object]) 
         f"{config.state_dir}, clock {clock_text})",
         "",
     ]
+    changed = config.profile.changes()
+    if changed:
+        readings = ", ".join(f"{name}={value}" for name, value in changed.items())
+        lines[-1:-1] = [f"profile: {readings} (the other readings are the defaults)"]
     for name in ("source", "destination"):
         site, credentials = getattr(urls, name), CREDENTIALS[name]
         has_tempo = name == "source" or config.destination_tempo

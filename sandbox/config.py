@@ -1,11 +1,13 @@
-"""What a sandbox server is told at start: data knobs, rate limits, faults, credentials."""
+"""What a sandbox server is told at start: data knobs, rate limits, faults, profile, credentials."""
 
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Literal
 
 SITES = ("source", "destination")
 SERVICES = ("jira", "tempo")
@@ -137,6 +139,65 @@ class Faults:
 
 
 @dataclass(frozen=True)
+class Profile:
+    """How the sandbox answers where the official documents leave the behaviour open.
+
+    One field per switch; each default is how the real services answer, or the reading closest
+    to the documents' own words (docs/sandbox.md, "Profiles", says which and why). A product that
+    syncs correctly under every combination does not depend on a reading the documents never gave.
+    """
+
+    # Tempo: what a write without startTime stores (the generated data is not affected).
+    missing_start_time: Literal["midnight", "omitted"] = "midnight"
+    start_time_format: Literal["HH:mm:ss", "H:mm:ss"] = "HH:mm:ss"
+    description_whitespace: Literal["kept", "trimmed"] = "kept"
+    absent_description: Literal["omitted", "null", "empty"] = "omitted"
+    billable: Literal["defaulted", "omitted"] = "defaulted"
+    bulk_with_bad_items: Literal["refused", "applied_then_400", "applied_then_200"] = "refused"
+    permission_roles: Literal["listed", "refused", "not_found"] = "listed"
+    tempo_error_shape: Literal["list", "object"] = "list"
+    # Jira
+    jira_app_permissions: Literal["where_installed", "unknown"] = "where_installed"
+    jql_missing_keys: Literal["error", "omitted"] = "error"
+    jira_started: Literal["as_sent", "utc"] = "as_sent"
+    worklog_properties: Literal["stored", "dropped"] = "stored"
+
+    @classmethod
+    def choices(cls) -> dict[str, tuple[str, ...]]:
+        """Each switch's allowed values, the default first."""
+        hints = typing.get_type_hints(cls)
+        return {f.name: typing.get_args(hints[f.name]) for f in dataclasses.fields(cls)}
+
+    def validate(self) -> None:
+        problems = [
+            f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}"
+            for name, allowed in self.choices().items()
+            if getattr(self, name) not in allowed
+        ]
+        if problems:
+            raise ValueError("invalid sandbox profile: " + "; ".join(problems))
+
+    def changes(self) -> dict[str, str]:
+        """The switches that differ from the default, by name."""
+        default = Profile()
+        return {name: value for name, value in self.to_json().items() if getattr(default, name) != value}
+
+    def to_json(self) -> dict[str, str]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, payload: dict[str, object]) -> Profile:
+        """Build from a JSON object; unknown switches and values are errors naming the allowed ones."""
+        choices = cls.choices()
+        unknown = sorted(set(payload) - set(choices))
+        if unknown:
+            raise ValueError(f"unknown profile switches {unknown}; known: {sorted(choices)}")
+        profile = cls(**payload)  # type: ignore[arg-type]
+        profile.validate()
+        return profile
+
+
+@dataclass(frozen=True)
 class SandboxConfig:
     """Everything one sandbox server needs to start."""
 
@@ -144,6 +205,8 @@ class SandboxConfig:
     data: DataKnobs = field(default_factory=DataKnobs)
     rate_limits: RateLimits = field(default_factory=RateLimits)
     faults: Faults = field(default_factory=Faults)
+    # Not part of the state's fingerprint: a state can be served under any profile.
+    profile: Profile = field(default_factory=Profile)
     destination_tempo: bool = True
     # An instant freezes the sandbox clock there; None keeps the state's clock as it is
     # (real time for a new state), since other processes may be serving the same state.
@@ -154,6 +217,7 @@ class SandboxConfig:
     def validate(self) -> None:
         self.data.validate()
         self.faults.validate()
+        self.profile.validate()
         if self.clock is not None and self.clock.tzinfo is None:
             raise ValueError("the sandbox clock must be timezone-aware (e.g. 2025-03-10T12:00Z)")
         if self.bulk_item_seconds < 0:

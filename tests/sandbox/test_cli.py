@@ -58,6 +58,7 @@ def test_banner_lists_everything_a_user_needs(tmp_path):
             assert text in output
     assert f"DEST_TEMPO_URL={base}/destination/tempo" in output
     assert f"{base}/_sandbox" in output
+    assert "profile:" not in output  # only a profile other than the default is shown
 
 
 @pytest.mark.slow

@@ -114,11 +114,11 @@ def test_two_processes_serve_one_state(sandbox_config):
             assert process.wait(timeout=15) == 0
 
 
-def start_cli(state_dir: Path) -> tuple[subprocess.Popen[str], str, str]:
+def start_cli(state_dir: Path, *options: str) -> tuple[subprocess.Popen[str], str, str]:
     """Start `tempo-sync sandbox serve` on a free port; its process, base URL and banner."""
     command = [
         str(TEMPO_SYNC), "sandbox", "serve", "--port", "0",
-        "--state-dir", str(state_dir), "--clock", TEST_CLOCK.isoformat(), "--tempo-rate", "0",
+        "--state-dir", str(state_dir), "--clock", TEST_CLOCK.isoformat(), "--tempo-rate", "0", *options,
     ]  # fmt: skip
     process = subprocess.Popen(
         command,
