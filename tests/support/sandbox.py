@@ -27,7 +27,7 @@ def site_clients(
 ) -> SiteClients:
     credentials = CREDENTIALS[site]
     urls = getattr(server.urls, site)
-    hooks = {"response": [checker.check]}
+    hooks = {"response": [checker.under(server.config.profile).check]}
     jira = httpx.Client(
         base_url=urls.jira,
         auth=(credentials.jira_email, credentials.jira_token),
