@@ -244,7 +244,7 @@ class ServiceGate:
             try:
                 response = await route.endpoint(request)
             except ApiError as error:
-                response = error.response()
+                response = error.response(self.site.config.profile)
             except Exception:
                 log.exception("sandbox bug while answering %s", label)
                 self.stats.internal_errors += 1
@@ -323,12 +323,13 @@ class ServiceGate:
             return jira_error(429, ["Rate limit exceeded."], headers=headers)
         if not faults.omit_retry_after:
             headers["Retry-After"] = str(seconds)
-        return tempo_error(429, "Rate limit exceeded.", headers=headers)
+        shape = self.site.config.profile.tempo_error_shape
+        return tempo_error(429, "Rate limit exceeded.", shape=shape, headers=headers)
 
     def _error(self, status: int, message: str) -> Response:
         if self.service == "jira":
             return jira_error(status, [message])
-        return tempo_error(status, message)
+        return tempo_error(status, message, shape=self.site.config.profile.tempo_error_shape)
 
     async def _deliver(self, scope: Scope, buffered: Buffered, faults: Faults, send: Send) -> None:
         assert buffered.start is not None

@@ -2,7 +2,8 @@
 
 Tempo answers 400 and 404 with JSON and 401/403 with HTML (official document, "Errors").
 Its prose shows ``errors`` as an object while its ``ErrorBean`` schema (and integrators'
-reports) show a list; the sandbox serves the list: ``{"errors": [{"message": "..."}]}``.
+reports) show a list; the sandbox serves the list, ``{"errors": [{"message": "..."}]}``, unless
+the profile's ``tempo_error_shape`` asks for the prose's ``{"errors": {"message": "..."}}``.
 Jira answers with its ``ErrorCollection``: ``{"errorMessages": [...], "errors": {...}}``.
 """
 
@@ -14,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from sandbox.config import Profile
+
 # Bulk bodies of 50 worklogs with the longest descriptions stay far below this.
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
@@ -21,7 +24,7 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 class ApiError(Exception):
     """An answer that ends the request: raised in a handler, turned into a response."""
 
-    def response(self) -> Response:
+    def response(self, profile: Profile) -> Response:
         raise NotImplementedError
 
 
@@ -31,8 +34,8 @@ class TempoError(ApiError):
         self.status = status
         self.messages = messages
 
-    def response(self) -> Response:
-        return tempo_error(self.status, *self.messages)
+    def response(self, profile: Profile) -> Response:
+        return tempo_error(self.status, *self.messages, shape=profile.tempo_error_shape)
 
 
 class TempoAccessError(ApiError):
@@ -42,7 +45,7 @@ class TempoAccessError(ApiError):
         super().__init__(str(status))
         self.status = status
 
-    def response(self) -> Response:
+    def response(self, profile: Profile) -> Response:
         return html_error(self.status)
 
 
@@ -58,7 +61,7 @@ class JiraError(ApiError):
         self.messages = messages
         self.errors = errors or {}
 
-    def response(self) -> Response:
+    def response(self, profile: Profile) -> Response:
         return jira_error(self.status, self.messages, self.errors)
 
 
@@ -77,9 +80,13 @@ _REASONS = {
 }
 
 
-def tempo_error(status: int, *messages: str, headers: Mapping[str, str] | None = None) -> Response:
-    body = {"errors": [{"message": message} for message in messages]}
-    return JSONResponse(body, status_code=status, headers=headers)
+def tempo_error(
+    status: int, *messages: str, shape: str = "list", headers: Mapping[str, str] | None = None
+) -> Response:
+    errors: object = [{"message": message} for message in messages]
+    if shape == "object":
+        errors = {"message": "; ".join(messages)}
+    return JSONResponse({"errors": errors}, status_code=status, headers=headers)
 
 
 def jira_error(

@@ -2,16 +2,17 @@
 
 Paths are the real ones below the base URL (``/4/worklogs`` ...). Where the document is
 silent the sandbox takes the stricter reading and says so in ``docs/sandbox.md``:
-``limit`` above 5000 is a 400, a bulk request is all-or-nothing, ``orderBy`` on the GET
-endpoint sorts descending (as its description says), a worklog without a description or a
-start time has no such field.
+``limit`` above 5000 is a 400 and ``orderBy`` on the GET endpoint sorts descending (as its
+description says). Where it is silent and no reading is stricter (a write without a start time,
+a bulk request with bad items, how an absent description looks, ...), the sandbox's ``Profile``
+picks the reading, so the product can be tried under each.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sandbox.config import Profile
 from sandbox.context import Caller, Links, Site, caller_of, site_of
 from sandbox.responses import TempoAccessError, TempoError, read_json
 from sandbox.store import EstimateChange
@@ -41,6 +43,8 @@ _INT64 = 2**63
 _ORDER_FIELDS = ("ID", "START_DATE_TIME", "UPDATED")
 _DEFAULT_ORDER = (("START_DATE_TIME", False), ("ID", False))
 _QUERY_CACHE_SIZE = 8
+# How a worklog without a description is rendered, where the profile does not omit the key.
+_ABSENT_DESCRIPTION = {"null": None, "empty": ""}
 _SORT_KEYS: dict[str, Callable[[Worklog], Any]] = {
     "ID": lambda w: w.tempo_id,
     "START_DATE_TIME": lambda w: (w.start_date, w.start_time or ""),
@@ -68,7 +72,7 @@ class WorklogInput:
     start_date: date
     start_time: int | None  # seconds after midnight
     time_spent: int
-    billable: int
+    billable: int | None
     description: str | None
     remaining: int | None
     attributes: tuple[tuple[str, str], ...]
@@ -117,17 +121,18 @@ def _listing(
     filtered = query.updated_from or query.project_ids or query.issue_ids or query.author_ids
     injected = [] if filtered else site.repo.injected_records(query.first, query.last)
     items = [*worklogs, *injected] if injected else worklogs  # the cached list stays as it is
-    return _page(request, items, offset, limit, Links.of(request), render=_listed_json)
+    links, profile = Links.of(request), site.config.profile
+    return _page(request, items, offset, limit, render=lambda item: _listed_json(item, links, profile))
 
 
-def _listed_json(item: Worklog | object, links: Links) -> object:
-    return worklog_json(item, links) if isinstance(item, Worklog) else item
+def _listed_json(item: Worklog | object, links: Links, profile: Profile) -> object:
+    return worklog_json(item, links, profile) if isinstance(item, Worklog) else item
 
 
 async def get_worklog(request: Request) -> Response:
     site, caller = site_of(request), caller_of(request)
     worklog = _existing(site, caller, request.path_params["id"])
-    return JSONResponse(worklog_json(worklog, Links.of(request)))
+    return JSONResponse(worklog_json(worklog, Links.of(request), site.config.profile))
 
 
 async def tempo_to_jira(request: Request) -> Response:
@@ -150,7 +155,7 @@ async def _map_ids(request: Request, field: str, find: Callable[[Any, int], Work
     found = (find(site.repo, n) for n in dict.fromkeys(ids))
     pairs = [w for w in found if w is not None and w.tempo_id is not None]
     items = [{"jiraWorklogId": w.jira_id, "tempoWorklogId": w.tempo_id} for w in pairs]
-    return _page(request, items, offset, limit, Links.of(request), render=lambda item, _: item)
+    return _page(request, items, offset, limit)
 
 
 async def get_work_attributes(request: Request) -> Response:
@@ -168,12 +173,21 @@ async def get_work_attributes(request: Request) -> Response:
         }
         for a in site.repo.world.work_attributes(site.name)
     ]
-    return _page(request, items, offset, limit, links, render=lambda item, _: item)
+    return _page(request, items, offset, limit)
 
 
 async def get_permission_roles(request: Request) -> Response:
-    """One team role holding the integration user, with the Tempo permissions granted."""
+    """One team role holding the integration user, with the Tempo permissions granted.
+
+    Whether a token that is not a Tempo administrator may read the roles is not documented; the
+    profile's ``permission_roles`` can refuse it (403, Tempo's HTML page) or not find it (404).
+    """
     site = site_of(request)
+    mode = site.config.profile.permission_roles
+    if mode == "refused":
+        raise TempoAccessError(403)
+    if mode == "not_found":
+        raise TempoError(404, "The requested resource could not be found")
     offset, limit = _paging(request)
     links = Links.of(request)
     user = site.repo.integration_user()
@@ -187,7 +201,7 @@ async def get_permission_roles(request: Request) -> Response:
         "permissions": [{"key": key} for key in sorted(site.grants().tempo)],
         "permittedUsers": [_user_link(user.account_id, links)],
     }
-    return _page(request, [role], offset, limit, links, render=lambda item, _: item)
+    return _page(request, [role], offset, limit)
 
 
 # ----- writing
@@ -203,7 +217,7 @@ async def create_worklog(request: Request) -> Response:
     remaining = site.repo.remaining_after(parsed.issue, parsed.time_spent, parsed.remaining)
     change = EstimateChange(parsed.issue.id, parsed.time_spent, remaining)
     (created,) = site.repo.create([_draft(site, parsed, now)], change)
-    return JSONResponse(worklog_json(created, Links.of(request)))
+    return JSONResponse(worklog_json(created, Links.of(request), site.config.profile))
 
 
 async def bulk_create_worklogs(request: Request) -> Response:
@@ -222,8 +236,20 @@ async def bulk_create_worklogs(request: Request) -> Response:
             )
         except TempoError as error:
             problems.extend(f"worklogs[{index}]: {message}" for message in error.messages)
-    if problems:  # all or nothing: one bad item rejects the whole request
+    # Whether one bad item rejects the whole request is not documented: the profile decides
+    # between all or nothing and applying the good items (then answering 400 or 200).
+    mode = site.config.profile.bulk_with_bad_items
+    if problems and mode == "refused":
         raise TempoError(400, *problems)
+    created = await _bulk_create(site, issue, inputs) if inputs else []
+    if problems and mode == "applied_then_400":
+        raise TempoError(400, *problems)
+    links = Links.of(request)
+    return JSONResponse([worklog_json(w, links, site.config.profile) for w in created])
+
+
+async def _bulk_create(site: Site, issue: Issue, inputs: Sequence[WorklogInput]) -> list[Worklog]:
+    """Create the worklogs, holding the issue meanwhile (another bulk on it gets a 409)."""
     seconds = site.config.bulk_item_seconds * len(inputs)
     if not site.repo.store.try_lock_issue(site.name, issue.id, seconds + 5.0):
         raise TempoError(409, "There is already a bulk action in progress for the given issue id")
@@ -232,11 +258,9 @@ async def bulk_create_worklogs(request: Request) -> Response:
         now = site.repo.now()
         spent = sum(i.time_spent for i in inputs)
         change = EstimateChange(issue.id, spent, site.repo.remaining_after(issue, spent, None))
-        created = site.repo.create([_draft(site, i, now) for i in inputs], change)
+        return site.repo.create([_draft(site, i, now) for i in inputs], change)
     finally:
         site.repo.store.unlock_issue(site.name, issue.id)
-    links = Links.of(request)
-    return JSONResponse([worklog_json(w, links) for w in created])
 
 
 async def update_worklog(request: Request) -> Response:
@@ -255,7 +279,7 @@ async def update_worklog(request: Request) -> Response:
     remaining = parsed.remaining
     change = EstimateChange(issue.id, delta, remaining)
     site.repo.replace(old, new, change)
-    return JSONResponse(worklog_json(new, Links.of(request)))
+    return JSONResponse(worklog_json(new, Links.of(request), site.config.profile))
 
 
 async def delete_worklog(request: Request) -> Response:
@@ -269,7 +293,7 @@ async def delete_worklog(request: Request) -> Response:
 # ----- rendering
 
 
-def worklog_json(worklog: Worklog, links: Links) -> dict[str, object]:
+def worklog_json(worklog: Worklog, links: Links, profile: Profile) -> dict[str, object]:
     """A worklog in Tempo v4's shape (field order as recorded from the live API)."""
     body: dict[str, object] = {
         "self": f"{links.tempo}/4/worklogs/{worklog.tempo_id}",
@@ -284,10 +308,12 @@ def worklog_json(worklog: Worklog, links: Links) -> dict[str, object]:
         body["billableSeconds"] = worklog.billable
     body["startDate"] = worklog.start_date
     if worklog.start_time is not None:
-        body["startTime"] = worklog.start_time
+        body["startTime"] = _start_time_text(worklog.start_time, profile)
     body["startDateTimeUtc"] = worklog.start_utc
     if worklog.description is not None:
         body["description"] = worklog.description
+    elif profile.absent_description in _ABSENT_DESCRIPTION:
+        body["description"] = _ABSENT_DESCRIPTION[profile.absent_description]
     body["createdAt"] = worklog.created_at
     body["updatedAt"] = worklog.updated_at
     body["author"] = _user_link(worklog.author_account_id, links)
@@ -296,6 +322,13 @@ def worklog_json(worklog: Worklog, links: Links) -> dict[str, object]:
         "values": [{"key": key, "value": value} for key, value in worklog.attributes],
     }
     return body
+
+
+def _start_time_text(stored: str, profile: Profile) -> str:
+    """Stored times are HH:mm:ss; the document's pattern also allows an unpadded hour."""
+    if profile.start_time_format == "H:mm:ss" and stored.startswith("0"):
+        return stored[1:]
+    return stored
 
 
 def _user_link(account_id: str, links: Links) -> dict[str, str]:
@@ -307,8 +340,7 @@ def _page(
     items: Sequence[Any],
     offset: int,
     limit: int,
-    links: Links,
-    render: Callable[[Any, Links], object] = worklog_json,
+    render: Callable[[Any], object] = lambda item: item,
 ) -> Response:
     results = items[offset : offset + limit]
     metadata: dict[str, object] = {"count": len(results), "offset": offset, "limit": limit}
@@ -320,7 +352,7 @@ def _page(
     body = {
         "self": str(request.url),
         "metadata": metadata,
-        "results": [render(item, links) for item in results],
+        "results": [render(item) for item in results],
     }
     return JSONResponse(body)
 
@@ -561,17 +593,36 @@ def _worklog_input(  # noqa: PLR0912 - one check per field of the documented sch
         )
     if problems or author is None or issue is None or start_date is None:
         raise TempoError(400, *problems)
-    return WorklogInput(
+    given = WorklogInput(
         author=author,
         issue=issue,
         start_date=start_date,
         start_time=start_time,
         time_spent=spent,
-        billable=spent if billable is None else billable,
+        billable=billable,
         description=description,
         remaining=remaining,
         attributes=attributes,
     )
+    return _as_stored(given, site.config.profile)
+
+
+def _as_stored(given: WorklogInput, profile: Profile) -> WorklogInput:
+    """What Tempo keeps of a valid body where the document leaves it open (the profile).
+
+    Only writes go through here: the generated data keeps its worklogs without a start time.
+    """
+    description = given.description
+    if description is not None and profile.description_whitespace == "trimmed":
+        description = description.strip() or None
+    start_time = given.start_time
+    if start_time is None and profile.missing_start_time == "midnight":
+        # Tempo keeps every worklog as a Jira worklog too, whose `started` always has a time.
+        start_time = 0
+    billable = given.billable
+    if billable is None and profile.billable == "defaulted":
+        billable = given.time_spent
+    return replace(given, description=description, start_time=start_time, billable=billable)
 
 
 def _author(accounts: Mapping[str, Account], raw: object, problems: list[str]) -> Account | None:
