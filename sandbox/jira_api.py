@@ -3,6 +3,9 @@
 Ids are strings, ``started`` is ``yyyy-MM-dd'T'HH:mm:ss.SSS+HHMM`` (a ``Z`` is a 400),
 comments are Atlassian Document Format, user search is a prefix match over active users
 returning a bare array, and emails only show (and only match) where the user lets them.
+Tempo's app permissions exist only on a site with Tempo. The sandbox's ``Profile`` picks the
+reading where the document is silent: JQL naming missing issues, the offset of ``started``,
+properties sent with a new worklog, and whether Jira knows Tempo's permission keys at all.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sandbox.config import Profile
 from sandbox.context import Caller, Links, Site, caller_of, site_of
 from sandbox.jql import JqlError, parse
-from sandbox.permissions import JIRA_PERMISSIONS
+from sandbox.permissions import JIRA_PERMISSIONS, is_app_permission
 from sandbox.responses import JiraError, read_json
 from sandbox.store import EstimateChange
 from sandbox.timefmt import (
@@ -68,7 +72,7 @@ async def get_my_permissions(request: Request) -> Response:
             400,
             ["The 'permissions' query parameter is required: a comma-separated list of permission keys."],
         )
-    unknown = [key for key in keys if key not in JIRA_PERMISSIONS]
+    unknown = [key for key in keys if key not in _known_permissions(site)]
     if unknown:
         raise JiraError(400, [f"Invalid permission keys: {', '.join(unknown)}"])
     _permission_scope(site, params)
@@ -85,6 +89,13 @@ async def get_my_permissions(request: Request) -> Response:
             "havePermission": key in granted,
         }
     return JSONResponse({"permissions": permissions})
+
+
+def _known_permissions(site: Site) -> list[str]:
+    """The keys this site's Jira knows: an app's permissions exist only where the app is installed,
+    and the profile can make Jira not know Tempo's (the app's keys under other names)."""
+    apps_known = site.repo.has_tempo and site.config.profile.jira_app_permissions == "where_installed"
+    return [key for key in JIRA_PERMISSIONS if apps_known or not is_app_permission(key)]
 
 
 def _permission_scope(site: Site, params: Any) -> None:
@@ -261,6 +272,7 @@ def _search(
             site.repo.issues(),
             site.repo.world.projects[site.name],
             has_source_field=site.name == "destination",
+            missing_values=site.config.profile.jql_missing_keys,
         )
     except JqlError as error:
         raise JiraError(400, list(error.messages)) from None
@@ -399,18 +411,21 @@ async def get_issue_worklogs(request: Request) -> Response:
     links = Links.of(request)
     page = worklogs[start_at : start_at + max_results]
     directory = site.repo.directory()
+    profile = site.config.profile
     return JSONResponse({
         "startAt": start_at,
         "maxResults": max_results,
         "total": len(worklogs),
-        "worklogs": [worklog_json(w, directory, links, properties=expand) for w in page],
+        "worklogs": [worklog_json(w, directory, links, profile, properties=expand) for w in page],
     })  # fmt: skip
 
 
 async def get_issue_worklog(request: Request) -> Response:
     site = site_of(request)
     worklog = _worklog(site, request.path_params["issueIdOrKey"], request.path_params["id"])
-    body = worklog_json(worklog, site.repo.directory(), Links.of(request), properties=_expand(request))
+    body = worklog_json(
+        worklog, site.repo.directory(), Links.of(request), site.config.profile, properties=_expand(request)
+    )
     return JSONResponse(body)
 
 
@@ -427,7 +442,9 @@ async def add_worklog(request: Request) -> Response:
     draft = _worklog_draft(site, caller, issue, body)
     remaining = _adjusted_estimate(site, issue, draft.time_spent, params)
     (created,) = site.repo.create([draft], EstimateChange(issue.id, draft.time_spent, remaining))
-    body_json = worklog_json(created, site.repo.directory(), Links.of(request), properties=_expand(request))
+    body_json = worklog_json(
+        created, site.repo.directory(), Links.of(request), site.config.profile, properties=_expand(request)
+    )
     return JSONResponse(body_json, status_code=201)
 
 
@@ -465,6 +482,8 @@ def _worklog_draft(site: Site, caller: Caller, issue: Issue, body: dict[str, Any
         elif len(json.dumps(comment)) > _MAX_COMMENT:
             errors["comment"] = f"The comment is longer than {_MAX_COMMENT} characters."
     properties = _body_properties(body.get("properties"), errors)
+    if site.config.profile.worklog_properties == "dropped":  # validated, then silently not kept
+        properties = ()
     visibility = body.get("visibility")
     if visibility is not None and not (
         isinstance(visibility, dict) and visibility.get("type") in ("group", "role")
@@ -563,7 +582,7 @@ def _adf(text: str) -> dict[str, object]:
 
 
 def worklog_json(
-    worklog: Worklog, directory: Mapping[str, Account], links: Links, *, properties: bool
+    worklog: Worklog, directory: Mapping[str, Account], links: Links, profile: Profile, *, properties: bool
 ) -> dict[str, object]:
     author_id = worklog.jira_author_account_id
     author = _user_details(directory.get(author_id), author_id, links)
@@ -580,7 +599,7 @@ def worklog_json(
     body.update(
         created=jira_timestamp(created),
         updated=jira_timestamp(parse_iso_z(worklog.updated_at)),
-        started=f"{worklog.start_date}T{worklog.start_time or '00:00:00'}.000{worklog.utc_offset}",
+        started=_started(worklog, profile),
         timeSpent=format_jira_duration(worklog.time_spent),
         timeSpentSeconds=worklog.time_spent,
         id=str(worklog.jira_id),
@@ -589,6 +608,13 @@ def worklog_json(
     if properties:
         body["properties"] = [{"key": key, "value": json.loads(value)} for key, value in worklog.properties]
     return body
+
+
+def _started(worklog: Worklog, profile: Profile) -> str:
+    """The start in the worker's local time and offset, or the same instant at +0000 (profile)."""
+    if profile.jira_started == "utc":
+        return jira_timestamp(parse_iso_z(worklog.start_utc))
+    return f"{worklog.start_date}T{worklog.start_time or '00:00:00'}.000{worklog.utc_offset}"
 
 
 def _utc_day(epoch_ms: int) -> date:

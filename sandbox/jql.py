@@ -4,7 +4,8 @@ Clauses on ``id``, ``key``/``issuekey``, ``project``, ``summary`` and the destin
 "Source issue" text field (``cf[10100]``), joined by AND, OR, NOT and parentheses, with
 ORDER BY. Like Jira, a key or project that does not exist is an error for the whole
 query, not an empty result (the error names every such value), and a text field only takes
-``~`` and ``!~``.
+``~`` and ``!~``. With ``missing_values="omitted"`` (a profile switch) such values match
+nothing instead, and the issues that exist are found.
 """
 
 from __future__ import annotations
@@ -78,10 +79,17 @@ _ORDER_KEYS: dict[str, Callable[[Issue], object]] = {
 
 
 def parse(
-    text: str, issues: Sequence[Issue], projects: Sequence[Project], *, has_source_field: bool
+    text: str,
+    issues: Sequence[Issue],
+    projects: Sequence[Project],
+    *,
+    has_source_field: bool,
+    missing_values: str = "error",
 ) -> Query:
     """Compile a JQL query against one site's issues and projects."""
-    parser = _Parser(_tokenize(text), issues, projects, has_source_field=has_source_field)
+    parser = _Parser(
+        _tokenize(text), issues, projects, has_source_field=has_source_field, missing_values=missing_values
+    )
     return parser.query()
 
 
@@ -114,6 +122,7 @@ class _Parser:
         projects: Sequence[Project],
         *,
         has_source_field: bool,
+        missing_values: str,
     ) -> None:
         self.tokens = tokens
         self.position = 0
@@ -122,6 +131,7 @@ class _Parser:
         self.ids = set(self.key_of_id)
         self.projects = projects
         self.has_source_field = has_source_field
+        self.missing_values = missing_values
 
     # ----- token helpers
 
@@ -285,21 +295,23 @@ class _Parser:
             match = lambda issue: _contains(_words(read(issue)), words)  # noqa: E731
         return (lambda issue: not match(issue)) if negate else match
 
-    def issue_id(self, name: str, value: str) -> int:
-        if not value.isdigit() or int(value) not in self.ids:
+    def issue_id(self, name: str, value: str) -> int | None:
+        if not value.isdigit():
             raise JqlError(f"An issue with key '{value}' does not exist for field '{name}'.")
+        if int(value) not in self.ids:
+            return self.missing(f"An issue with key '{value}' does not exist for field '{name}'.")
         return int(value)
 
-    def issue_key(self, name: str, value: str) -> str:
+    def issue_key(self, name: str, value: str) -> str | None:
         if value.isdigit() and int(value) in self.key_of_id:  # Jira also takes ids for key fields
             return self.key_of_id[int(value)]
         if not _KEY.match(value):
             raise JqlError(f"The issue key '{value}' for field '{name}' is invalid.")
         if value.upper() not in self.keys:
-            raise JqlError(f"An issue with key '{value}' does not exist for field '{name}'.")
+            return self.missing(f"An issue with key '{value}' does not exist for field '{name}'.")
         return value.upper()
 
-    def project_id(self, value: str) -> int:
+    def project_id(self, value: str) -> int | None:
         for project in self.projects:
             if (
                 value.upper() == project.key
@@ -307,17 +319,25 @@ class _Parser:
                 or value.lower() == project.name.lower()
             ):
                 return project.id
-        raise JqlError(f"The value '{value}' does not exist for the field 'project'.")
+        return self.missing(f"The value '{value}' does not exist for the field 'project'.")
+
+    def missing(self, message: str) -> None:
+        """A well-formed value naming nothing: an error, or (profile) a value that matches nothing."""
+        if self.missing_values == "error":
+            raise JqlError(message)
 
 
-def _every(values: list[str], check: Callable[[str], _V]) -> set[_V]:
+def _every(values: list[str], check: Callable[[str], _V | None]) -> set[_V]:
     """Check every value; like Jira, a refusal names each bad value, not only the first."""
     checked, messages = set(), []
     for value in values:
         try:
-            checked.add(check(value))
+            found = check(value)
         except JqlError as error:
             messages.extend(error.messages)
+        else:
+            if found is not None:
+                checked.add(found)
     if messages:
         raise JqlError(*messages)
     return checked

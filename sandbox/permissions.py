@@ -45,10 +45,17 @@ TEMPO_PERMISSIONS = (
     "permissions.worklog.approve",
     "permissions.plan.view",
 )
+# Jira names an app's project permissions after the app's key.
+TEMPO_APP_PREFIX = "io.tempo.jira__"
 LOG_WORK_FOR_OTHERS = "io.tempo.jira__log-work-for-others"
 VIEW_ALL_WORKLOGS = "io.tempo.jira__view-all-worklogs"
 _DEFAULT_JIRA = frozenset(JIRA_PERMISSIONS) - {"ADMINISTER"}
 _DEFAULT_TEMPO = frozenset({"permissions.worklog.view", "permissions.worklog.manage"})
+
+
+def is_app_permission(key: str) -> bool:
+    """Whether the key belongs to Tempo (it exists only on a site where Tempo is installed)."""
+    return key.startswith(TEMPO_APP_PREFIX)
 
 
 @dataclass(frozen=True)
