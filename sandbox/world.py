@@ -59,6 +59,7 @@ _WORKLOG_SCENARIOS = (
     "unicode_description",
     "long_description",
     "no_description",
+    "padded_description",
     "no_start_time",
     "start_near_midnight",
     "start_after_midnight",
@@ -136,6 +137,8 @@ _UNICODE_DESCRIPTIONS = (
     'Line one\nLine two\ttabbed "quoted" \\ backslash',
 )
 _LONG_DESCRIPTION_LENGTH = 10_000
+# Whitespace at both ends and inside: a service may trim it on write (Profile.description_whitespace).
+_PADDED_DESCRIPTION = "  Notes with spaces around them \t\n"
 # What the author changed in an `edited_after_creation` worklog.
 _EDIT_SECONDS = 900
 _EDIT_NOTE = " (corrected)"
@@ -620,6 +623,8 @@ def _time_spent(rng: random.Random, scenario: str) -> int:
 def _description(rng: random.Random, scenario: str, key: str) -> str | None:
     if scenario == "no_description":
         return None
+    if scenario == "padded_description":
+        return _PADDED_DESCRIPTION
     if scenario == "unicode_description":
         return _pick(rng, _UNICODE_DESCRIPTIONS)
     if scenario == "long_description":

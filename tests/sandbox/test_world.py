@@ -136,6 +136,11 @@ def test_worklog_shapes(world: World):
     by_scenario = {w.scenario: w for w in world.worklogs_on("source", DAY)}
     assert by_scenario["no_start_time"].start_time is None
     assert by_scenario["no_description"].description is None
+    padded = by_scenario["padded_description"].description
+    assert padded != padded.strip()
+    assert padded[0].isspace()
+    assert padded[-1].isspace()
+    assert " " in padded.strip()
     assert len(by_scenario["long_description"].description) == 10_000
     assert any(ord(ch) > 127 for ch in by_scenario["unicode_description"].description)
     assert by_scenario["start_near_midnight"].start_time >= "23:30:00"
