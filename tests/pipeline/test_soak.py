@@ -21,6 +21,7 @@ import pytest
 
 from sandbox.config import DataKnobs, Faults
 from tests.pipeline.conftest import HarnessFactory
+from tests.support.fields import fingerprint
 from tests.support.sandbox import follow_pages
 from tests.support.sync import SyncHarness
 
@@ -38,9 +39,6 @@ FAULTS = Faults(
 # Each failed run leaves fewer rows pending; far fewer runs than this are ever needed.
 MAX_RUNS = 8
 
-# What identifies a copy as the copy of a source worklog, field by field.
-Fingerprint = tuple[Any, ...]
-
 
 def _listing(harness: SyncHarness, site: str) -> list[dict[str, Any]]:
     """Every Tempo worklog of the dates on a site, as its API lists them."""
@@ -54,22 +52,6 @@ def _issue_keys(harness: SyncHarness, site: str, issue_ids: set[int]) -> dict[in
         answer = jira.post("/rest/api/3/search/jql", json={"jql": jql, "fields": ["key"], "maxResults": 5000})
         answer.raise_for_status()
         return {int(issue["id"]): issue["key"] for issue in answer.json()["issues"]}
-
-
-def _fingerprint(worklog: dict[str, Any], author: str, issue_key: str) -> Fingerprint:
-    attributes = sorted(
-        (a["key"], a["value"]) for a in worklog["attributes"]["values"] if a["key"] != "_ExternalRef_"
-    )
-    return (
-        author,
-        issue_key,
-        worklog["startDate"],
-        worklog.get("startTime"),
-        worklog["timeSpentSeconds"],
-        worklog.get("billableSeconds"),
-        worklog.get("description"),
-        tuple(attributes),
-    )
 
 
 def _days(first: date, last: date) -> list[date]:
@@ -186,11 +168,11 @@ def test_under_faults_every_eligible_worklog_arrives_exactly_once_and_the_rest_h
     source_keys = _issue_keys(harness, "source", {w["issue"]["id"] for w in eligible})
     destination_keys = _issue_keys(harness, "destination", {w["issue"]["id"] for w in copies})
     expected = {
-        w["tempoWorklogId"]: _fingerprint(w, twin[w["author"]["accountId"]], source_keys[w["issue"]["id"]])
+        w["tempoWorklogId"]: fingerprint(w, twin[w["author"]["accountId"]], source_keys[w["issue"]["id"]])
         for w in eligible
     }
     arrived = {
-        w["tempoWorklogId"]: _fingerprint(w, w["author"]["accountId"], destination_keys[w["issue"]["id"]])
+        w["tempoWorklogId"]: fingerprint(w, w["author"]["accountId"], destination_keys[w["issue"]["id"]])
         for w in copies
     }
     assert Counter(arrived.values()) == Counter(expected.values())
