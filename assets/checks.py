@@ -16,6 +16,9 @@ from resources.policy import SyncPolicy
 from resources.tempo import TempoClient
 from resources.warehouse import Warehouse
 
+# A pending row older than this belongs to a failed run whose work date nobody ran again.
+STALE_PENDING = timedelta(days=1)
+
 
 def _result(outcome: checks.Outcome, **options: Any) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(passed=outcome.passed, metadata=_metadata(outcome.figures), **options)
@@ -108,6 +111,15 @@ def destination_matches_ledger(
 
 
 @dg.asset_check(asset=destination_worklogs, pool=DUCKDB_POOL)
+def no_worklog_in_doubt(warehouse: Warehouse) -> dg.AssetCheckResult:
+    """No worklog of any date waits for a person's decision (`unconfirmed`: the destination may hold
+    its copy in another form, so no run sends it again; settle it with `tempo-sync settle`), and none
+    has stayed `pending` for over a day (a failed run's date that nobody ran again)."""
+    with warehouse.get_connection() as connection:
+        return _result(checks.nothing_in_doubt(connection, STALE_PENDING))
+
+
+@dg.asset_check(asset=destination_worklogs, pool=DUCKDB_POOL)
 def sync_is_fresh(policy: SyncPolicy, warehouse: Warehouse) -> dg.AssetCheckResult:
     """The newest work date synced by a successful run is at most `[checks] freshness_days` old."""
     with warehouse.get_connection() as connection:
@@ -120,5 +132,6 @@ ALL_CHECKS = [
     no_destination_worklog_claimed_twice,
     parked_share_is_low,
     destination_matches_ledger,
+    no_worklog_in_doubt,
     sync_is_fresh,
 ]

@@ -11,6 +11,8 @@ from resources.policy import SyncPolicy
 from resources.tempo import TempoClient
 from resources.warehouse import Warehouse
 
+# A failed load names at most this many of the rows it left in doubt.
+NAMED_IN_DOUBT = 20
 _UNFINISHED = {
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -38,7 +40,9 @@ def destination_worklogs(
     Tempo worklogs (created in bulk per destination issue) when the destination has Tempo;
     otherwise Jira worklogs that name the real worker in their comment and link the source
     worklog in a property. `sync.worklog_links` is the ledger: a worklog is claimed, sent and
-    recorded, and anything whose outcome is unknown is reconciled before it is ever sent again.
+    recorded, and anything whose outcome is unknown is reconciled before it is ever sent again;
+    a worklog the destination may already hold in another form is `unconfirmed` until a person
+    settles it (`tempo-sync settle`).
     """
     scope = scope_of(context)
     destination: Destination
@@ -65,14 +69,15 @@ def destination_worklogs(
             on_progress=lambda done, total: context.log.info(progress_message("load", done, total)),
         )
         counts.update(created=result.created, adopted=result.adopted, already_synced=result.already_synced,
-                      rejected=result.rejected, pending=result.pending, busy=result.busy,
-                      not_attempted=result.not_attempted,
+                      rejected=result.rejected, pending=result.pending, unconfirmed=result.unconfirmed,
+                      busy=result.busy, not_attempted=result.not_attempted,
                       by_day={day: dict(c) for day, c in result.by_day.items()},
                       api_calls=calls)  # fmt: skip
-        if result.pending or result.stopped:
+        if result.pending or result.unconfirmed or result.stopped:
             left = {
                 "created": result.created,
                 "pending": result.pending,
+                "unconfirmed": result.unconfirmed,
                 "not_attempted": result.not_attempted,
             }
             raise dg.Failure(_unfinished(result), metadata=left)
@@ -98,13 +103,30 @@ def destination_worklogs(
 
 
 def _unfinished(result: LoadCounts) -> str:
-    message = (
-        f"{result.pending} worklog(s) could not be confirmed on the destination; they stay pending in the "
-        "ledger and are reconciled (never resent blindly) on the next run"
-    )
+    """Why the load did not finish, naming the source worklogs left in doubt (the rest was loaded)."""
+    parts = []
+    if result.unconfirmed:
+        parts.append(
+            f"{result.unconfirmed} worklog(s) are unconfirmed: the destination holds worklogs that may be"
+            " their copies in another form, so they were not sent again; look at each with `tempo-sync"
+            " trace ID`, then run `tempo-sync settle ID --adopt DESTINATION_ID` or `--resend`"
+            f" ({_named(result.with_outcome('unconfirmed'))})"
+        )
+    if result.pending:
+        parts.append(
+            f"{result.pending} worklog(s) could not be confirmed on the destination; they stay pending in the"
+            " ledger and are reconciled (never resent blindly) on the next run"
+            f" ({_named(result.with_outcome('pending'))})"
+        )
     if result.stopped:
-        message += f". {result.stopped}; {result.not_attempted} more worklog(s) wait for the next run"
-    return message
+        parts.append(f"{result.stopped}; {result.not_attempted} more worklog(s) wait for the next run")
+    return ". ".join(parts)
+
+
+def _named(tempo_ids: list[int]) -> str:
+    shown = ", ".join(str(tempo_id) for tempo_id in tempo_ids[:NAMED_IN_DOUBT])
+    more = len(tempo_ids) - NAMED_IN_DOUBT
+    return f"source Tempo ids {shown}" + (f" and {more} more" if more > 0 else "")
 
 
 def _link_jira_ids(tempo: TempoClient, warehouse: Warehouse) -> None:

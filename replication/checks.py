@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import duckdb
@@ -176,6 +176,36 @@ def reconcile(expected: Sequence[LinkedSeconds], found: dict[int, tuple[str | No
             "missing_on_destination": len(missing),
             "sample_missing_ids": missing[:SAMPLE],
             "seconds_mismatches": mismatched[:SAMPLE],
+        },
+    )
+
+
+def nothing_in_doubt(connection: duckdb.DuckDBPyConnection, stale_after: timedelta) -> Outcome:
+    """No worklog anywhere in the ledger waits for a person (``unconfirmed``), and none has stayed
+    ``pending`` for longer than ``stale_after`` (its date has not been run again since it failed)."""
+    unconfirmed = [
+        row[0]
+        for row in connection.execute(
+            "select tempo_worklog_id from sync.worklog_links where state = 'unconfirmed' order by 1"
+        ).fetchall()
+    ]
+    stale = [
+        row[0]
+        for row in connection.execute(
+            "select tempo_worklog_id from sync.worklog_links where state = 'pending'"
+            " and claimed_at < current_timestamp - $age order by 1",
+            {"age": stale_after},
+        ).fetchall()
+    ]
+    return Outcome(
+        not (unconfirmed or stale),
+        {
+            "unconfirmed": len(unconfirmed),
+            "sample_unconfirmed_ids": unconfirmed[:SAMPLE],
+            "to_settle": "tempo-sync trace ID, then tempo-sync settle ID --adopt DESTINATION_ID or --resend",
+            "pending_for_long": len(stale),
+            "sample_pending_ids": stale[:SAMPLE],
+            "pending_allowed_hours": stale_after / timedelta(hours=1),
         },
     )
 

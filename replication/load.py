@@ -1,11 +1,18 @@
 """The load: ready replica rows become destination worklogs, exactly once (DESIGN section 3).
 
 Per row: **claim** (the ledger row goes ``pending``, committed), **send**, **record** (``created``
-with the destination ids, or ``rejected`` with the service's message, committed). A row left
-``pending`` by a send whose outcome is unknown (a timeout, a dropped connection, a 5xx) or by a
-crash is **reconciled** before anything is sent again: the destination's worklogs for its issue
-and date are read, and one that matches it and no other ledger row has claimed is adopted.
-No DuckDB connection is held across a remote call.
+with the destination ids, or ``rejected`` with the service's message, committed). A create's
+answer is paired with what was sent by position; the fields only cross-check it, so a value the
+service stores differently never turns a confirmed create into an unknown one.
+
+A row left ``pending`` by a send whose outcome is unknown (a timeout, a dropped connection, a
+5xx, a bulk answer that lacks it) or by a crash is **reconciled** before anything is sent again:
+the destination's worklogs for its issue and dates are read. One that is the row's copy by the
+canonical key (``replication.canonical``) and that no other ledger row holds is adopted. The row
+is sent again only when the read proves its copy absent: no unexplained destination worklog
+shares even its relaxed key. Otherwise it becomes ``unconfirmed``: never sent again by a run,
+until a person settles it (``tempo-sync settle``). No DuckDB connection is held across a remote
+call, and one issue's trouble never stops the others.
 """
 
 from __future__ import annotations
@@ -23,9 +30,10 @@ from typing import Any
 
 import pandas as pd
 
+from replication import canonical
 from replication.frames import registered
 from replication.liveness import ProcessIdentity
-from replication.payloads import jira_payload, matches_jira, matches_tempo, tempo_payload
+from replication.payloads import jira_payload, matches_jira, tempo_payload
 from replication.scope import Scope
 from resources.http import ApiError, OutcomeUnknownError
 from resources.jira import EstimateChange, JiraClient
@@ -69,17 +77,24 @@ class LoadCounts:
     adopted: int = 0
     already_synced: int = 0
     rejected: int = 0
-    pending: int = 0
+    pending: int = 0  # outcome unknown; the next run reconciles them
+    unconfirmed: int = 0  # a destination worklog may be their copy; a person settles them
     busy: int = 0  # claimed by another run that is still working on them
     not_attempted: int = 0  # left for the next run after the destination became unavailable
     stopped: str | None = None  # why the load stopped early
     by_day: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    outcomes: dict[int, str] = field(default_factory=dict)  # by source Tempo id
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def note(self, row: Mapping[str, Any], outcome: str) -> None:
         with self._lock:  # issues are loaded by several threads
             setattr(self, outcome, getattr(self, outcome) + 1)
             self.by_day[str(row["work_date"])][outcome] += 1
+            self.outcomes[int(row["tempo_worklog_id"])] = outcome
+
+    def with_outcome(self, outcome: str) -> list[int]:
+        """The source Tempo ids of the rows that ended with this outcome, in order."""
+        return sorted(tempo_id for tempo_id, noted in self.outcomes.items() if noted == outcome)
 
 
 class Destination(ABC):
@@ -104,7 +119,16 @@ class Destination(ABC):
 
     @abstractmethod
     def matches(self, row: Row, worklog: Mapping[str, Any]) -> bool:
-        """Whether a destination worklog is this row's copy."""
+        """Whether a destination worklog is this row's copy (enough to adopt it)."""
+
+    @abstractmethod
+    def could_be(self, row: Row, worklog: Mapping[str, Any]) -> bool:
+        """Whether a destination worklog might be this row's copy with fields the service changed;
+        only a read in which no unexplained worklog could be proves the copy absent."""
+
+    @abstractmethod
+    def difference(self, row: Row, worklog: Mapping[str, Any]) -> str | None:
+        """How an answered worklog differs from what the row sent, or None."""
 
     @abstractmethod
     def ids(self, worklog: Mapping[str, Any]) -> tuple[int | None, int | None]:
@@ -138,7 +162,22 @@ class TempoDestination(Destination):
         return self.tempo.search_worklogs(issue_ids=[issue_id], date_from=min(days), date_to=max(days))
 
     def matches(self, row: Row, worklog: Mapping[str, Any]) -> bool:
-        return matches_tempo(row, worklog)
+        answered = _readable_key(worklog)
+        return answered is not None and answered == canonical.tempo_key(row)
+
+    def could_be(self, row: Row, worklog: Mapping[str, Any]) -> bool:
+        answered = _readable_key(worklog)
+        # A worklog the service answered in a shape we cannot read could be anything.
+        return answered is None or canonical.relaxed_key(answered) == canonical.relaxed_key(
+            canonical.tempo_key(row)
+        )
+
+    def difference(self, row: Row, worklog: Mapping[str, Any]) -> str | None:
+        answered = _readable_key(worklog)
+        if answered is None:
+            return "its fields cannot be read"
+        fields = canonical.differences(canonical.tempo_key(row), answered)
+        return f"it differs in {', '.join(fields)}" if fields else None
 
     def ids(self, worklog: Mapping[str, Any]) -> tuple[int | None, int | None]:
         return int(worklog["tempoWorklogId"]), None
@@ -151,6 +190,8 @@ class JiraDestination(Destination):
         self.jira = jira
         self.source_site = source_site
         self.copy_estimate = copy_estimate
+        self._caller: str | None = None
+        self._caller_lock = threading.Lock()
 
     def send(self, issue_id: int, rows: Sequence[Row], *, estimate: bool) -> list[dict[str, Any]]:
         (row,) = rows
@@ -159,6 +200,7 @@ class JiraDestination(Destination):
         return [self.jira.add_worklog(issue_id, body, estimate=change)]
 
     def existing(self, issue_id: int, days: Sequence[date]) -> list[dict[str, Any]]:
+        self._caller_account()  # read with the worklogs, so that its failure is the read's
         # ``started`` is local to the worker, so the UTC window is widened by a day on each side.
         after = datetime.combine(min(days) - timedelta(days=1), datetime.min.time(), tzinfo=UTC)
         before = datetime.combine(max(days) + timedelta(days=2), datetime.min.time(), tzinfo=UTC)
@@ -167,8 +209,31 @@ class JiraDestination(Destination):
     def matches(self, row: Row, worklog: Mapping[str, Any]) -> bool:
         return matches_jira(row, worklog, source_site=self.source_site)
 
+    def could_be(self, row: Row, worklog: Mapping[str, Any]) -> bool:
+        # Every copy is written as the token's account, and Jira may show ``started`` at another
+        # offset or round the time spent: any unexplained worklog of that account on the issue in
+        # the window could be the copy.
+        author = worklog.get("author")
+        return not isinstance(author, dict) or author.get("accountId") == self._caller_account()
+
+    def difference(self, row: Row, worklog: Mapping[str, Any]) -> str | None:
+        return None if self.matches(row, worklog) else "it carries neither the link property nor the note"
+
     def ids(self, worklog: Mapping[str, Any]) -> tuple[int | None, int | None]:
         return None, int(worklog["id"])
+
+    def _caller_account(self) -> str:
+        with self._caller_lock:  # several issues reconcile at once; one `myself` serves them all
+            if self._caller is None:
+                self._caller = str(self.jira.myself()["accountId"])
+            return self._caller
+
+
+def _readable_key(worklog: Mapping[str, Any]) -> canonical.TempoKey | None:
+    try:
+        return canonical.tempo_key_of(worklog)
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 # Whether the Dagster instance sees the run still going; None when the instance does not know it
@@ -193,18 +258,7 @@ def load(
         cursor = connection.execute(_WORK, {**scope.params, "source_site": source_site, "run_id": run_id})
         columns = [column[0] for column in cursor.description or []]
         work = [dict(zip(columns, values, strict=True)) for values in cursor.fetchall()]
-    by_issue: dict[int, list[Row]] = defaultdict(list)
-    held = _ClaimHolders(run_id, run_is_active)
-    for row in _records(work):
-        state = row["ledger_state"]
-        if state == "created":
-            counts.note(row, "already_synced")
-        elif state == "rejected" and row["ledger_hash"] == row["content_hash"]:
-            counts.note(row, "rejected")  # retried only after the row changes, or `tempo-sync retry`
-        elif state == "pending" and held.elsewhere(row):
-            counts.note(row, "busy")
-        else:
-            by_issue[int(row["destination_issue_id"])].append(row)
+    by_issue = _to_send(_records(work), counts, _ClaimHolders(run_id, run_is_active))
     total, done = sum(len(rows) for rows in by_issue.values()), 0
     waiting = iter(by_issue.items())
     # Each issue's claim, send and record stay in order within one thread; several issues are in
@@ -227,10 +281,7 @@ def load(
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
                 rows = running.pop(future)
-                try:
-                    future.result()
-                except DestinationUnavailableError as error:
-                    counts.stopped = counts.stopped or str(error)
+                if not _issue_ended(future, rows, counts):
                     continue
                 done += len(rows)
                 on_progress(done, total)
@@ -240,6 +291,41 @@ def load(
         for row in rows:
             counts.note(row, "not_attempted")
     return counts
+
+
+def _to_send(work: list[Row], counts: LoadCounts, held: _ClaimHolders) -> dict[int, list[Row]]:
+    """The rows to send, by destination issue; every other row is noted with its outcome."""
+    by_issue: dict[int, list[Row]] = defaultdict(list)
+    for row in work:
+        state = row["ledger_state"]
+        if state == "created":
+            counts.note(row, "already_synced")
+        elif state == "unconfirmed":
+            counts.note(row, "unconfirmed")  # never resent by a run; `tempo-sync settle` decides
+        elif state == "rejected" and row["ledger_hash"] == row["content_hash"]:
+            counts.note(row, "rejected")  # retried only after the row changes, or `tempo-sync retry`
+        elif state == "pending" and held.elsewhere(row):
+            counts.note(row, "busy")
+        else:
+            by_issue[int(row["destination_issue_id"])].append(row)
+    return by_issue
+
+
+def _issue_ended(future: Future[None], rows: list[Row], counts: LoadCounts) -> bool:
+    """Note how one issue's load ended; False when the destination became unavailable."""
+    try:
+        future.result()
+    except DestinationUnavailableError as error:
+        counts.stopped = counts.stopped or str(error)
+        return False
+    except Exception:
+        # One issue's trouble never stops the others: its claimed rows stay pending, and the next
+        # run reconciles them before anything is sent again.
+        logger.exception("loading destination issue %s failed", rows[0]["destination_issue_id"])
+        for row in rows:
+            if int(row["tempo_worklog_id"]) not in counts.outcomes:
+                counts.note(row, "pending")
+    return True
 
 
 class _ClaimHolders:
@@ -311,7 +397,12 @@ def _reconcile(
     run_id: str,
     counts: LoadCounts,
 ) -> list[Row]:
-    """Adopt destination worklogs that match pending rows; return the rows still to send."""
+    """Settle rows whose send had no known outcome; return those whose copy is proven absent.
+
+    A destination worklog that a ``created`` ledger row holds is explained. Of the others, one
+    that is a row's copy by the strict key is adopted. A row is proven absent when no unexplained
+    worklog is left that could be its copy; any other row becomes ``unconfirmed``.
+    """
     try:
         existing = destination.existing(issue_id, [row["start_date"] for row in rows])
     except ApiError as error:
@@ -322,44 +413,58 @@ def _reconcile(
             "the load stopped, and unconfirmed worklogs stay pending"
         ) from error
     with warehouse.get_connection() as connection:
-        claimed = {
+        held = {
             value
             for (value,) in connection.execute(
                 "select coalesce(destination_tempo_worklog_id, destination_jira_worklog_id)"
                 " from sync.worklog_links where destination_issue_id = ? and state = 'created'",
                 [issue_id],
             ).fetchall()
+            if value is not None
         }
-    resend = []
+    unexplained = [worklog for worklog in existing if _identity(destination, worklog) not in held]
     adopted: list[tuple[Row, dict[str, Any]]] = []
     for row in rows:
-        match = next(
-            (
-                worklog
-                for worklog in existing
-                if _destination_id(destination, worklog) not in claimed and destination.matches(row, worklog)
-            ),
-            None,
-        )
-        if match is None:
-            resend.append(row)
-            continue
-        claimed.add(_destination_id(destination, match))
-        adopted.append((row, match))
+        match = next((w for w in unexplained if _identity(destination, w) is not None
+                      and destination.matches(row, w)), None)  # fmt: skip
+        if match is not None:
+            unexplained.remove(match)
+            adopted.append((row, match))
     if adopted:
         _record_created(warehouse, destination, adopted, run_id, event="adopted")
         for row, _ in adopted:
             counts.note(row, "adopted")
-    return resend
+    settled = {id(row) for row, _ in adopted}
+    absent: list[Row] = []
+    doubtful: list[tuple[Row, list[int | None]]] = []
+    for row in rows:
+        if id(row) in settled:
+            continue
+        candidates = [_identity(destination, w) for w in unexplained if destination.could_be(row, w)]
+        if candidates:
+            doubtful.append((row, candidates))
+        else:
+            absent.append(row)
+    if doubtful:
+        _record_unconfirmed(warehouse, destination, doubtful, run_id)
+        for row, _ in doubtful:
+            counts.note(row, "unconfirmed")
+    return absent
 
 
-def _destination_id(destination: Destination, worklog: Mapping[str, Any]) -> int | None:
-    tempo_id, jira_id = destination.ids(worklog)
+def _identity(destination: Destination, worklog: Mapping[str, Any]) -> int | None:
+    """A destination worklog's id (Tempo's, else Jira's); None when the answer holds none."""
+    try:
+        tempo_id, jira_id = destination.ids(worklog)
+    except (KeyError, TypeError, ValueError):
+        return None
     return tempo_id if tempo_id is not None else jira_id
 
 
 _CLAIM = """
-insert into sync.worklog_links
+insert into sync.worklog_links (source_site, tempo_worklog_id, state, target, destination_issue_id,
+    destination_tempo_worklog_id, destination_jira_worklog_id, content_hash, attempts, last_error,
+    claimed_at, finished_at, claim_run_id, created_run_id, last_run_id)
 select source_site, tempo_worklog_id, 'pending', $target, destination_issue_id, null, null, content_hash,
        1, null, current_timestamp, null, $run, null, $run
 from claim_set where outcome is null
@@ -391,6 +496,7 @@ def _claim(
             """
             create or replace temp table claim_set as
             select c.*, case when l.state = 'created' then 'already_synced'
+                             when l.state = 'unconfirmed' then 'unconfirmed'
                              when l.state = 'pending' and l.claim_run_id <> $run and not c.was_pending
                              then 'busy'
                         end as outcome
@@ -456,8 +562,10 @@ def _send(
     *,
     estimate: bool,
 ) -> list[Row]:
+    """Send one call's rows and record what became of them; returns the rows whose outcome is
+    unknown (they are reconciled before they are ever sent again)."""
     try:
-        created = destination.send(issue_id, batch, estimate=estimate)
+        answer = destination.send(issue_id, batch, estimate=estimate)
     except OutcomeUnknownError as error:
         logger.warning(
             "the outcome of %d worklog(s) on issue %s is unknown (%s)", len(batch), issue_id, error
@@ -467,11 +575,11 @@ def _send(
     except ApiError as error:
         definite = error.status is not None and 400 <= error.status < 500 and error.status != 429
         if len(batch) > 1 and definite:
-            # One bad item fails the whole bulk request: send each alone to find it.
-            unknown = []
-            for row in batch:
-                unknown += _send(warehouse, destination, issue_id, [row], run_id, counts, estimate=False)
-            return unknown
+            # One bad item fails the whole bulk request. The documents do not say that nothing of
+            # it was applied, so the destination is read before any of its worklogs goes again,
+            # and then each goes alone, so that only the bad one is refused.
+            _set_error(warehouse, batch, run_id, f"bulk refused: {error}", event="bulk_refused")
+            return _settle_one_by_one(warehouse, destination, issue_id, batch, run_id, counts)
         if definite:
             _record_rejected(warehouse, batch, run_id, error)
             for row in batch:
@@ -483,33 +591,84 @@ def _send(
                 row, "pending"
             )  # not applied (a 429 that outlasted the retries); the next run tries again
         return []
-    pairs = _pair(destination, batch, created)
-    _record_created(warehouse, destination, pairs, run_id, event="created")
-    for row, _ in pairs:
-        counts.note(row, "created")
-    return []
+    return _record_answer(warehouse, destination, issue_id, batch, answer, run_id, counts)
+
+
+def _record_answer(
+    warehouse: Warehouse,
+    destination: Destination,
+    issue_id: int,
+    batch: list[Row],
+    answer: list[dict[str, Any]],
+    run_id: str,
+    counts: LoadCounts,
+) -> list[Row]:
+    """Record the worklogs a create answered; the rows it lacks are settled by a read (after a
+    bulk call) or left unknown (after a single create)."""
+    pairs, unanswered = _pair(destination, issue_id, batch, answer)
+    if pairs:
+        _record_created(warehouse, destination, pairs, run_id, event="created")
+        for row, _ in pairs:
+            counts.note(row, "created")
+    if not unanswered:
+        return []
+    detail = "the destination answered the create without this worklog"
+    _set_error(warehouse, unanswered, run_id, detail, event="unknown_outcome")
+    if len(batch) > 1:
+        return _settle_one_by_one(warehouse, destination, issue_id, unanswered, run_id, counts)
+    return [dict(row, ledger_state="pending") for row in unanswered]
+
+
+def _settle_one_by_one(
+    warehouse: Warehouse,
+    destination: Destination,
+    issue_id: int,
+    rows: list[Row],
+    run_id: str,
+    counts: LoadCounts,
+) -> list[Row]:
+    """Rows a bulk call did not settle: reconcile them, then send each proven-absent one alone."""
+    unknown: list[Row] = []
+    for row in _reconcile(warehouse, destination, issue_id, rows, run_id, counts):
+        unknown += _send(warehouse, destination, issue_id, [row], run_id, counts, estimate=False)
+    return unknown
 
 
 def _pair(
-    destination: Destination, rows: list[Row], created: list[dict[str, Any]]
-) -> list[tuple[Row, dict[str, Any]]]:
-    """Match the answer's worklogs to the rows sent: by position, checked by natural key."""
-    if len(created) == len(rows) and all(
-        destination.matches(r, w) for r, w in zip(rows, created, strict=True)
-    ):
-        return list(zip(rows, created, strict=True))
-    remaining = list(created)
-    pairs = []
+    destination: Destination, issue_id: int, rows: list[Row], answer: list[dict[str, Any]]
+) -> tuple[list[tuple[Row, dict[str, Any]]], list[Row]]:
+    """The answer's worklogs paired with the rows sent, and the rows the answer lacks.
+
+    Tempo answers a create in request order, so an answer of as many worklogs as were sent is
+    paired by position, whatever the service did to their fields; the fields only cross-check it.
+    An answer of another length is paired by the strict key, and what stays unpaired is unknown.
+    """
+    if len(answer) == len(rows):
+        for row, worklog in zip(rows, answer, strict=True):
+            difference = destination.difference(row, worklog)
+            if difference:
+                logger.warning(
+                    "the destination's copy of source worklog %s on issue %s is recorded by its position "
+                    "in the answer, but %s",
+                    row["tempo_worklog_id"], issue_id, difference,
+                )  # fmt: skip
+        return list(zip(rows, answer, strict=True)), []
+    logger.warning(
+        "the destination answered a create of %d worklog(s) on issue %s with %d; the rest are checked"
+        " on the destination before anything is sent again",
+        len(rows), issue_id, len(answer),
+    )  # fmt: skip
+    remaining = list(answer)
+    pairs: list[tuple[Row, dict[str, Any]]] = []
+    unanswered: list[Row] = []
     for row in rows:
-        match = next((w for w in remaining if destination.matches(row, w)), None)
+        match = next((worklog for worklog in remaining if destination.matches(row, worklog)), None)
         if match is None:
-            raise RuntimeError(
-                f"the destination answered a create without the worklog for source {row['tempo_worklog_id']};"
-                " it stays pending and is reconciled on the next run"
-            )
-        remaining.remove(match)
-        pairs.append((row, match))
-    return pairs
+            unanswered.append(row)
+        else:
+            remaining.remove(match)
+            pairs.append((row, match))
+    return pairs, unanswered
 
 
 def _record_created(
@@ -534,7 +693,8 @@ def _record_created(
         connection.execute(
             """
             update sync.worklog_links l set state = 'created', destination_tempo_worklog_id = c.tempo_id,
-                destination_jira_worklog_id = c.jira_id, last_error = null, finished_at = current_timestamp,
+                destination_jira_worklog_id = c.jira_id, last_error = null, candidates = null,
+                finished_at = current_timestamp,
                 created_run_id = $run, last_run_id = $run
             from created c where l.source_site = c.source_site and l.tempo_worklog_id = c.tempo_worklog_id
             """,
@@ -552,6 +712,50 @@ def _record_rejected(warehouse: Warehouse, rows: Sequence[Row], run_id: str, err
     _record_outcome(
         warehouse, rows, run_id, event="rejected", detail=f"{error.status}: {error.message}", state="rejected"
     )
+
+
+def _record_unconfirmed(
+    warehouse: Warehouse,
+    destination: Destination,
+    doubtful: Sequence[tuple[Row, list[int | None]]],
+    run_id: str,
+) -> None:
+    """Mark rows ``unconfirmed`` with the destination worklogs that may be their copies."""
+    kind = "Tempo" if destination.target == "tempo" else "Jira"
+    details = []
+    for row, candidates in doubtful:
+        named = ", ".join("an unreadable one" if c is None else str(c) for c in candidates)
+        details.append(
+            f"not sent again: the destination holds {len(candidates)} {kind} worklog(s) that no ledger row"
+            f" accounts for and that may be this worklog's copy ({named}); look at them, then run"
+            f" `tempo-sync settle {row['tempo_worklog_id']} --adopt ID` or"
+            f" `tempo-sync settle {row['tempo_worklog_id']} --resend`"
+        )
+    frame = pd.DataFrame(
+        {
+            "source_site": [row["source_site"] for row, _ in doubtful],
+            "tempo_worklog_id": [row["tempo_worklog_id"] for row, _ in doubtful],
+            "candidates": [[c for c in candidates if c is not None] for _, candidates in doubtful],
+            "detail": details,
+        }
+    )
+    with warehouse.get_connection() as connection, registered(connection, "doubtful", frame):
+        connection.execute("begin transaction")
+        connection.execute(
+            """
+            update sync.worklog_links l set state = 'unconfirmed', last_error = d.detail,
+                candidates = cast(d.candidates as bigint[]), finished_at = current_timestamp,
+                last_run_id = $run
+            from doubtful d where l.source_site = d.source_site and l.tempo_worklog_id = d.tempo_worklog_id
+            """,
+            {"run": run_id},
+        )
+        connection.execute(
+            "insert into sync.events select source_site, tempo_worklog_id, current_timestamp, $run,"
+            " 'unconfirmed', detail from doubtful",
+            {"run": run_id},
+        )
+        connection.execute("commit")
 
 
 def _set_error(warehouse: Warehouse, rows: Sequence[Row], run_id: str, message: str, *, event: str) -> None:

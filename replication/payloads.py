@@ -34,17 +34,20 @@ def tempo_payload(row: Mapping[str, Any], *, with_estimate: bool) -> dict[str, A
 def jira_payload(row: Mapping[str, Any], *, source_site: str) -> dict[str, Any]:
     """A Jira worklog body: local start with its offset, the description and the real worker in an
     ADF comment, and a property that links the source worklog (the author is always the caller)."""
-    worker = row["source_author_name"] or row["destination_author_account_id"]
     lines = [*(row["description"] or "").split("\n"), ""] if row["description"] else []
-    lines.append(
-        f"Work by {worker}, logged in Tempo on {source_site} (Tempo worklog {row['tempo_worklog_id']})."
-    )
+    lines.append(worker_note(row, source_site=source_site))
     return {
         "started": jira_started(_day(row["start_date"]), row["start_time"], row["author_time_zone"]),
         "timeSpentSeconds": int(row["time_spent_seconds"]),
         "comment": {"type": "doc", "version": 1, "content": [_paragraph(line) for line in lines]},
         "properties": [{"key": LINK_PROPERTY, "value": link_value(row, source_site=source_site)}],
     }
+
+
+def worker_note(row: Mapping[str, Any], *, source_site: str) -> str:
+    """The comment's last line: who did the work, and which source worklog this is a copy of."""
+    worker = row["source_author_name"] or row["destination_author_account_id"]
+    return f"Work by {worker}, {_source_mark(row, source_site=source_site)}"
 
 
 def link_value(row: Mapping[str, Any], *, source_site: str) -> dict[str, Any]:
@@ -68,39 +71,35 @@ def jira_started(day: date, start_time: str | None, time_zone: str | None) -> st
     return local.strftime("%Y-%m-%dT%H:%M:%S.000%z")
 
 
-def matches_tempo(row: Mapping[str, Any], worklog: Mapping[str, Any]) -> bool:
-    """Whether a destination Tempo worklog is this row's copy, by its natural key."""
-    return (
-        worklog.get("author", {}).get("accountId") == row["destination_author_account_id"]
-        and worklog.get("issue", {}).get("id") == int(row["destination_issue_id"])
-        and worklog.get("startDate") == _day(row["start_date"]).isoformat()
-        and _seconds_of(worklog.get("startTime")) == _seconds_of(row["start_time"])
-        and worklog.get("timeSpentSeconds") == int(row["time_spent_seconds"])
-        and (worklog.get("description") or "") == (row["description"] or "")
-    )
-
-
 def matches_jira(row: Mapping[str, Any], worklog: Mapping[str, Any], *, source_site: str) -> bool:
-    """Whether a destination Jira worklog is this row's copy, by its link property."""
+    """Whether a destination Jira worklog is this row's copy: its link property says so, or, where
+    the service kept no property, the source mark in its comment does."""
     wanted = link_value(row, source_site=source_site)
-    return any(
+    linked = any(
         prop.get("key") == LINK_PROPERTY
         and isinstance(prop.get("value"), dict)
         and prop["value"].get("sourceSite") == wanted["sourceSite"]
         and prop["value"].get("tempoWorklogId") == wanted["tempoWorklogId"]
-        for prop in worklog.get("properties", [])
+        for prop in worklog.get("properties") or []
     )
+    return linked or _source_mark(row, source_site=source_site) in _adf_text(worklog.get("comment"))
+
+
+def _source_mark(row: Mapping[str, Any], *, source_site: str) -> str:
+    return f"logged in Tempo on {source_site} (Tempo worklog {row['tempo_worklog_id']})."
+
+
+def _adf_text(node: object) -> str:
+    """Every text of an ADF document, joined by newlines (empty for anything else)."""
+    if isinstance(node, dict):
+        if isinstance(node.get("text"), str):
+            return node["text"]
+        return "\n".join(_adf_text(child) for child in node.get("content") or [])
+    return ""
 
 
 def _paragraph(text: str) -> dict[str, Any]:
     return {"type": "paragraph", "content": [{"type": "text", "text": text}] if text else []}
-
-
-def _seconds_of(start_time: str | None) -> int | None:
-    if not start_time:
-        return None
-    clock = time.fromisoformat(start_time if len(start_time) == 8 else start_time.zfill(8))
-    return clock.hour * 3600 + clock.minute * 60 + clock.second
 
 
 def _day(value: date | str) -> date:

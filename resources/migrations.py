@@ -217,9 +217,13 @@ _CHECKED_STAGING = tuple(
     )
 )  # fmt: skip
 
+# A row the load could not confirm keeps the destination worklogs that may be its copy.
+_CANDIDATES = ("alter table sync.worklog_links add column candidates bigint[]",)
+
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "initial schema", _INITIAL),
     (2, "the sites a file belongs to", _SITES),
     (3, "the process that runs each run, so a killed run's claims can be freed", _RUN_PROCESSES),
     (4, "staged records are checked as their page is staged", _CHECKED_STAGING),
+    (5, "the possible copies of an unconfirmed worklog", _CANDIDATES),
 )

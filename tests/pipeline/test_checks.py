@@ -14,7 +14,9 @@ def test_every_check_passes_on_a_clean_partition(harness):
     result = harness.run(DAY)
     assert result.success
     outcomes = {e.check_name: (e.passed, e.partition) for e in result.get_asset_check_evaluations()}
-    assert set(outcomes) == BLOCKING | {"parked_share_is_low", "destination_matches_ledger", "sync_is_fresh"}
+    assert set(outcomes) == BLOCKING | {
+        "parked_share_is_low", "destination_matches_ledger", "no_worklog_in_doubt", "sync_is_fresh",
+    }  # fmt: skip
     # Freshness is measured against today, and the test data is from 2025; everything else passes.
     assert {name for name, (passed, _) in outcomes.items() if not passed} == {"sync_is_fresh"}
     assert outcomes["destination_matches_ledger"] == (True, "2025-03-05")
@@ -39,3 +41,21 @@ def test_a_failing_blocking_check_stops_the_load(harness):
     assert not result.asset_materializations_for_node("destination_worklogs")
     with harness.sandbox.admin() as admin:
         assert len(admin.changed_worklogs("destination")) == before  # nothing was sent
+
+
+def test_an_unconfirmed_worklog_of_another_date_fails_the_doubt_check_of_every_run(harness):
+    assert harness.run(DAY).success
+    # As a load leaves a row whose copy it could neither find nor prove absent.
+    (doubtful,) = harness.query("select max(tempo_worklog_id) from sync.worklog_links")[0]
+    with duckdb.connect(str(harness.duckdb_path)) as connection:
+        connection.execute(
+            "update sync.worklog_links set state = 'unconfirmed', candidates = [1001]"
+            " where tempo_worklog_id = ?",
+            [doubtful],
+        )
+    result = harness.run(date(2025, 3, 6))
+    assert result.success  # the other date syncs; the doubt is about 2025-03-05
+    (check,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "no_worklog_in_doubt"]
+    assert not check.passed
+    assert check.metadata["unconfirmed"].value == 1
+    assert check.metadata["sample_unconfirmed_ids"].value == [doubtful]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
 import pytest
@@ -52,7 +52,9 @@ def _replica(connection, tempo_id: int, **changes: object) -> None:
 
 def _link(connection, tempo_id: int, destination_id: int) -> None:
     connection.execute(
-        "insert into sync.worklog_links values ('site', ?, 'created', 'tempo', 20001, ?, null, 'h', 1, null,"
+        "insert into sync.worklog_links (source_site, tempo_worklog_id, state, target, destination_issue_id,"
+        " destination_tempo_worklog_id, content_hash, attempts, claimed_at, finished_at, claim_run_id,"
+        " created_run_id, last_run_id) values ('site', ?, 'created', 'tempo', 20001, ?, 'h', 1,"
         " current_timestamp, current_timestamp, 'run-1', 'run-1', 'run-1')",
         [tempo_id, destination_id],
     )
@@ -147,3 +149,20 @@ def test_freshness_counts_days_since_the_newest_synced_work_date(connection):
     late = checks.fresh(connection, date(2025, 3, 11), 3)
     assert not late.passed
     assert late.figures == {"newest_synced_work_date": "2025-03-07", "age_days": 4, "allowed_days": 3}
+
+
+def test_nothing_is_in_doubt_until_a_row_is_unconfirmed_or_pending_for_long(connection):
+    _link(connection, 1, 501)
+    _link(connection, 2, 502)
+    assert checks.nothing_in_doubt(connection, timedelta(days=1)).passed
+    connection.execute("update sync.worklog_links set state = 'pending' where tempo_worklog_id = 1")
+    assert checks.nothing_in_doubt(connection, timedelta(days=1)).passed  # a run may still settle it
+    connection.execute(
+        "update sync.worklog_links set claimed_at = current_timestamp - interval 2 day"
+        " where tempo_worklog_id = 1"
+    )
+    connection.execute("update sync.worklog_links set state = 'unconfirmed' where tempo_worklog_id = 2")
+    outcome = checks.nothing_in_doubt(connection, timedelta(days=1))
+    assert not outcome.passed
+    assert outcome.figures["sample_unconfirmed_ids"] == [2]
+    assert outcome.figures["sample_pending_ids"] == [1]

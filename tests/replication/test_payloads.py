@@ -9,7 +9,6 @@ from replication.payloads import (
     jira_payload,
     jira_started,
     matches_jira,
-    matches_tempo,
     tempo_payload,
 )
 
@@ -77,17 +76,15 @@ def test_the_jira_payload_names_the_worker_and_links_the_source():
     assert not matches_jira(ROW, {}, source_site="client.atlassian.net")
 
 
-def test_a_tempo_worklog_matches_by_natural_key_only_when_every_part_agrees():
-    copy = {
-        "author": {"accountId": "712020:ana"},
-        "issue": {"id": 20044},
-        "startDate": "2025-03-05",
-        "startTime": "23:45:00",
-        "timeSpentSeconds": 5400,
-        "description": "Zürich 東京\nsecond line",
-    }
-    assert matches_tempo(ROW, copy)
-    assert not matches_tempo(ROW, copy | {"timeSpentSeconds": 5401})
-    assert not matches_tempo(ROW, copy | {"author": {"accountId": "712020:bob"}})
-    assert not matches_tempo(ROW, {k: v for k, v in copy.items() if k != "startTime"})
-    assert matches_tempo(ROW | {"start_time": "9:05:00"}, copy | {"startTime": "09:05:00"})
+def test_a_jira_worklog_whose_properties_the_service_dropped_is_still_known_by_its_note():
+    body = jira_payload(ROW, source_site="client.atlassian.net")
+    kept_comment = {"comment": body["comment"], "properties": []}
+    assert matches_jira(ROW, kept_comment, source_site="client.atlassian.net")
+    assert not matches_jira(ROW, kept_comment, source_site="other.atlassian.net")
+    assert not matches_jira(
+        ROW | {"tempo_worklog_id": 20152000008}, kept_comment, source_site="client.atlassian.net"
+    )
+    # Paragraphs rebuilt by the service (one paragraph, several text nodes) still carry the note.
+    texts = [node for paragraph in body["comment"]["content"] for node in paragraph["content"]]
+    rebuilt = {"comment": {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": texts}]}}
+    assert matches_jira(ROW, rebuilt, source_site="client.atlassian.net")
