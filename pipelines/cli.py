@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
-from pipelines import maintenance_command, run_command, status_command, trace_command
+from pipelines import maintenance_command, run_command, settle_command, status_command, trace_command
 from sandbox import cli as sandbox_cli
 
 
@@ -43,6 +44,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             description="Mark rejected worklogs so that the next run of their work dates sends them again.",
         )
     )
+    settle_command.register(
+        commands.add_parser(
+            "settle",
+            help="decide about an unconfirmed worklog: adopt its destination copy, or send it once more",
+            description="Settle a worklog the load could not confirm, after looking at its candidates"
+            " (`tempo-sync trace ID`).",
+        )
+    )
     maintenance_command.register_purge(
         commands.add_parser(
             "purge-directory",
@@ -58,4 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     )
     args = parser.parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print("tempo-sync: interrupted", file=sys.stderr)
+        return 130

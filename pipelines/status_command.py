@@ -25,7 +25,7 @@ from resources.warehouse import Warehouse, WarehouseBusyError
 
 DEFAULT_WAIT_SECONDS = 60.0
 DEFAULT_RUNS = 10
-STATES = ("created", "pending", "rejected")
+STATES = ("created", "pending", "unconfirmed", "rejected")
 TARGETS = ("tempo", "jira")
 ERROR_WIDTH = 60
 
@@ -88,10 +88,12 @@ def open_warehouse(
             raise CommandError(f"cannot open {path} as a DuckDB file: {error}", 2) from error
         try:
             yield path, connection
-        except duckdb.CatalogException as error:
+        except (duckdb.CatalogException, duckdb.BinderException) as error:
             # A file that another program made, or one from before a migration this code reads.
             raise CommandError(
-                f"{path} does not hold the tempo-sync tables this command reads: {error}", 2
+                f"{path} does not hold the tempo-sync tables this command reads ({error}); a file from an"
+                " older tempo-sync is brought up to date by its next `tempo-sync run`",
+                2,
             ) from error
 
 
@@ -133,6 +135,7 @@ def render_status(connection: duckdb.DuckDBPyConnection, path: Path, runs: int) 
         title,
         _runs(connection, runs),
         _ledger(connection),
+        _in_doubt(connection),
         _replica(connection),
         _progress(connection),
     )
@@ -147,6 +150,7 @@ select run_id, job_name, partition_start, partition_end, status, started_at,
     (counts -> '$.load' ->> 'already_synced')::bigint,
     (counts -> '$.load' ->> 'rejected')::bigint,
     (counts -> '$.load' ->> 'pending')::bigint,
+    (counts -> '$.load' ->> 'unconfirmed')::bigint,
     error
 from lineage.runs
 order by started_at desc
@@ -171,6 +175,7 @@ def _runs(connection: duckdb.DuckDBPyConnection, limit: int) -> str:
         "already synced",
         "rejected",
         "pending",
+        "unconfirmed",
         "error",
     )
     cells = [
@@ -187,7 +192,7 @@ def _runs(connection: duckdb.DuckDBPyConnection, limit: int) -> str:
         for run_id, job, start, end, status, started, seconds, *loaded, error in reversed(rows)
     ]
     title = f"runs: the last {len(rows)} of {total}, oldest first (counts from the load step)"
-    return title + "\n" + render_table(header, cells, right=range(5, 11))
+    return title + "\n" + render_table(header, cells, right=range(5, 12))
 
 
 def partitions(start: date | None, end: date | None) -> str:
@@ -218,6 +223,39 @@ def _ledger(connection: duckdb.DuckDBPyConnection) -> str:
     )
 
 
+_IN_DOUBT = """
+select l.tempo_worklog_id, r.work_date, l.target, l.destination_issue_id, l.candidates, l.finished_at
+from sync.worklog_links l
+left join replica.worklogs r on r.source_site = l.source_site and r.tempo_worklog_id = l.tempo_worklog_id
+where l.state = 'unconfirmed'
+order by r.work_date, l.tempo_worklog_id
+"""
+
+
+def _in_doubt(connection: duckdb.DuckDBPyConnection) -> str:
+    """The unconfirmed worklogs: what a person must decide, and how."""
+    rows = connection.execute(_IN_DOUBT).fetchall()
+    if not rows:
+        return "unconfirmed worklogs: none"
+    header = ("source worklog", "work date", "target", "destination issue", "possible copies", "since (UTC)")
+    cells = [
+        (
+            str(tempo_id),
+            text(day),
+            target,
+            text(issue),
+            ", ".join(map(str, candidates or [])) or "-",
+            utc(since),
+        )
+        for tempo_id, day, target, issue, candidates, since in rows
+    ]
+    title = (
+        f"unconfirmed worklogs: {len(rows)}, never sent again by a run; look at each with"
+        " `tempo-sync trace ID`, then `tempo-sync settle ID --adopt DESTINATION_ID` or `--resend`"
+    )
+    return title + "\n" + render_table(header, cells)
+
+
 def _replica(connection: duckdb.DuckDBPyConnection) -> str:
     rows = connection.execute(
         "select status, park_reason, count(*) from replica.worklogs group by all order by all"
@@ -239,7 +277,8 @@ def _replica(connection: duckdb.DuckDBPyConnection) -> str:
 _UNSYNCED = """
 select min(r.work_date), count(distinct r.work_date),
     count(*) filter (where l.state is null),
-    count(*) filter (where l.state = 'pending'),
+    count(*) filter (where l.state in ('pending', 'resend')),
+    count(*) filter (where l.state = 'unconfirmed'),
     count(*) filter (where l.state = 'rejected')
 from replica.worklogs r
 left join sync.worklog_links l on l.source_site = r.source_site and l.tempo_worklog_id = r.tempo_worklog_id
@@ -255,14 +294,21 @@ where l.state = 'created'
 
 
 def _progress(connection: duckdb.DuckDBPyConnection) -> str:
-    oldest, days, unsent, pending, rejected = connection.execute(_UNSYNCED).fetchone() or (None, 0, 0, 0, 0)
+    oldest, days, unsent, pending, unconfirmed, rejected = connection.execute(_UNSYNCED).fetchone() or (
+        None,
+        0,
+        0,
+        0,
+        0,
+        0,
+    )
     newest = _scalar(connection, _NEWEST_CREATED)
     if oldest is None:
         unsynced = "none"
     else:
         unsynced = (
             f"{oldest} (ready worklogs not created yet, on {days} work date{'s' if days != 1 else ''}: "
-            f"{unsent} not sent, {pending} pending, {rejected} rejected)"
+            f"{unsent} not sent, {pending} pending, {unconfirmed} unconfirmed, {rejected} rejected)"
         )
     return "progress\n" + render_fields(
         [

@@ -47,6 +47,9 @@ select kind, tempo_worklog_id, min(n) as n from (
     union all
     select 'destination Jira worklog id', tempo_worklog_id, 4
     from sync.worklog_links where destination_jira_worklog_id = $id
+    union all
+    select 'possible destination copy', tempo_worklog_id, 5
+    from sync.worklog_links where list_contains(candidates, $id)
 )
 group by all
 order by n, tempo_worklog_id
@@ -72,8 +75,8 @@ from replica.worklogs where tempo_worklog_id = $worklog
 
 _LEDGER = """
 select source_site, state, target, destination_issue_id, destination_tempo_worklog_id,
-    destination_jira_worklog_id, attempts, last_error, claimed_at, finished_at, claim_run_id, created_run_id,
-    last_run_id
+    destination_jira_worklog_id, candidates, attempts, last_error, claimed_at, finished_at, claim_run_id,
+    created_run_id, last_run_id
 from sync.worklog_links where tempo_worklog_id = $worklog order by source_site
 """
 
@@ -273,13 +276,20 @@ def _ledger_row(story: Story, row: Record) -> str:
     story.ran(row["created_run_id"], "created")
     if row["last_run_id"] not in (row["claim_run_id"], row["created_run_id"]):
         story.ran(row["last_run_id"], "changed the ledger row")
+    settle = (
+        [("to settle", f"tempo-sync settle {story.tempo_worklog_id} --adopt DESTINATION_ID  (or --resend)")]
+        if row["state"] == "unconfirmed"
+        else []
+    )
     return render_fields([
         ("source site", text(row["source_site"])),
         ("state", text(row["state"])),
+        *settle,
         ("target", text(row["target"])),
         ("destination issue id", text(row["destination_issue_id"])),
         ("destination Tempo worklog id", text(row["destination_tempo_worklog_id"])),
         ("destination Jira worklog id", text(row["destination_jira_worklog_id"])),
+        ("possible copies", ", ".join(map(str, row["candidates"] or [])) or "-"),
         ("attempts", text(row["attempts"])),
         ("last error", text(row["last_error"])),
         ("claimed at (UTC)", utc(row["claimed_at"])),

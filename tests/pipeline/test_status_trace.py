@@ -203,7 +203,7 @@ def _expected_ledger(harness: SyncHarness) -> dict[str, list[int]]:
     counts = {(state, target): n for state, target, n in rows}
     table = {
         state: [counts.get((state, t), 0) for t in ("tempo", "jira")]
-        for state in ("created", "pending", "rejected")
+        for state in ("created", "pending", "unconfirmed", "rejected")
     }
     table["total"] = [sum(column) for column in zip(*table.values(), strict=True)]
     return {label: [*row, sum(row)] for label, row in table.items()}
