@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -24,7 +25,8 @@ select
     (select count(*) from links l where l.work_date = d.day and l.state = 'created' and l.by_this_run),
     (select count(*) from links l where l.work_date = d.day and l.state = 'created' and not l.by_this_run),
     (select count(*) from links l where l.work_date = d.day and l.state = 'rejected'),
-    (select count(*) from links l where l.work_date = d.day and l.state = 'pending')
+    (select count(*) from links l where l.work_date = d.day and l.state = 'pending'),
+    (select count(*) from links l where l.work_date = d.day and l.state = 'unconfirmed')
 from days d order by d.day
 """
 
@@ -43,7 +45,14 @@ class DayReport:
     already_synced: int
     rejected: int
     pending: int
+    unconfirmed: int
     parked: dict[str, int] = field(default_factory=dict)
+
+
+# What a report reads; a file whose first run failed early may not hold them yet.
+REPORTED_TABLES = frozenset(
+    {"raw.source_worklogs", "raw.quarantine", "replica.worklogs", "sync.worklog_links", "lineage.runs"}
+)
 
 
 def day_reports(connection: duckdb.DuckDBPyConnection, run_id: str, scope: Scope) -> list[DayReport]:
@@ -54,20 +63,28 @@ def day_reports(connection: duckdb.DuckDBPyConnection, run_id: str, scope: Scope
     return list(reports.values())
 
 
+def unchecked_rights(connection: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
+    """The rights the run's preflight could not check (it went on without them)."""
+    row = connection.execute(
+        "select counts -> '$.preflight.unchecked' from lineage.runs where run_id = ?", [run_id]
+    ).fetchone()
+    return [str(item) for item in json.loads(row[0])] if row and row[0] else []
+
+
+_COUNTED = ("extracted", "created", "already_synced", "rejected", "quarantined", "pending", "unconfirmed")
+
+
 def render(reports: list[DayReport]) -> str:
     """A plain-text table: one line per work date and a total; parked reasons trail each line."""
     header = ("work date", "extracted", "created", "already synced", "rejected", "quarantined", "pending",
-              "parked", "parked by reason")  # fmt: skip
+              "unconfirmed", "parked", "parked by reason")  # fmt: skip
 
     def cells(label: str, rows: list[DayReport]) -> tuple[str, ...]:
         reasons: dict[str, int] = {}
         for r in rows:
             for reason, count in r.parked.items():
                 reasons[reason] = reasons.get(reason, 0) + count
-        numbers = (
-            sum(getattr(r, name) for r in rows)
-            for name in ("extracted", "created", "already_synced", "rejected", "quarantined", "pending")
-        )
+        numbers = (sum(getattr(r, name) for r in rows) for name in _COUNTED)
         detail = ", ".join(f"{reason} {count}" for reason, count in sorted(reasons.items()))
         return (label, *map(str, numbers), str(sum(reasons.values())), detail or "-")  # fmt: skip
 

@@ -7,12 +7,16 @@ import os
 import sys
 import warnings
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
+import duckdb
 
 from pipelines import sandbox_mode
 from pipelines.settings import Mode, SettingsError, load_settings
+from replication.scope import Scope
 from resources.policy import PolicyError
+from resources.warehouse import Warehouse, WarehouseBusyError, existing_tables
 
 DEFAULT_DAYS = 3
 # The command prints its own table and the failing step's error; Dagster's event log (with
@@ -33,9 +37,6 @@ def run_command(args: argparse.Namespace) -> int:
     from pipelines.crashed_runs import close_crashed_runs  # noqa: PLC0415 - after the warning filter
     from pipelines.definitions import build_definitions  # noqa: PLC0415
     from pipelines.partitions import work_days  # noqa: PLC0415
-    from pipelines.report import day_reports, render  # noqa: PLC0415
-    from replication.scope import Scope  # noqa: PLC0415
-    from resources.warehouse import Warehouse  # noqa: PLC0415
 
     try:
         settings = load_settings(os.environ)
@@ -68,8 +69,11 @@ def run_command(args: argparse.Namespace) -> int:
     print(f"tempo-sync: syncing work dates {date_from} to {date_to} into {settings.duckdb_path}")
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     warehouse = Warehouse(database=str(settings.duckdb_path))
-    for run_id in close_crashed_runs(instance, warehouse):
-        print(f"tempo-sync: run {run_id} had died without finishing (its process is gone); closed it")
+    try:
+        for run_id in close_crashed_runs(instance, warehouse):
+            print(f"tempo-sync: run {run_id} had died without finishing (its process is gone); closed it")
+    except (duckdb.Error, OSError, WarehouseBusyError):
+        pass  # housekeeping only: the run's first step meets the same trouble and names it
     job = definitions.resolve_job_def("sync_worklogs")
     if date_from == date_to:
         options: dict[str, object] = {"partition_key": date_from.isoformat()}
@@ -80,8 +84,7 @@ def run_command(args: argparse.Namespace) -> int:
         }}  # fmt: skip
     result = job.execute_in_process(instance=instance, run_config=_QUIET, raise_on_error=False, **options)
     print(file=sys.stderr)  # end the progress line
-    with warehouse.read_connection() as connection:
-        print(render(day_reports(connection, result.run_id, Scope(date_from, date_to))))
+    _print_report(warehouse, result.run_id, Scope(date_from, date_to))
     if not result.success:
         for event in result.all_events:
             if event.is_step_failure and event.step_key and event.event_specific_data is not None:
@@ -94,3 +97,24 @@ def run_command(args: argparse.Namespace) -> int:
         return 1
     print(f"tempo-sync: run {result.run_id} succeeded")
     return 0
+
+
+def _print_report(warehouse: Warehouse, run_id: str, scope: Scope) -> None:
+    """The per-day table, after the rights the preflight could not check. A run that failed before
+    the file held its tables (an unusable path, say) has no table: its step error says why."""
+    from pipelines.report import REPORTED_TABLES, day_reports, render, unchecked_rights  # noqa: PLC0415
+
+    if not Path(warehouse.database).is_file():
+        return
+    try:
+        with warehouse.read_connection() as connection:
+            if not existing_tables(connection) >= REPORTED_TABLES:
+                return
+            unchecked = unchecked_rights(connection, run_id)
+            table = render(day_reports(connection, run_id, scope))
+    except (duckdb.Error, WarehouseBusyError) as error:
+        print(f"tempo-sync: cannot read the results from {warehouse.database}: {error}", file=sys.stderr)
+        return
+    for right in unchecked:
+        print(f"tempo-sync: warning: {right}", file=sys.stderr)
+    print(table)
