@@ -50,7 +50,10 @@ def source_worklogs(
             ("source", source_jira, source_tempo),
             ("destination", destination_jira, destination_tempo if has_tempo else None),
         ])  # fmt: skip
-        preflight.preflight(accesses, destination_tempo=has_tempo)
+        # A right that could not be checked does not stop the run; `tempo-sync run` prints these.
+        counts["unchecked"] = preflight.preflight(accesses, destination_tempo=has_tempo)
+        for sentence in counts["unchecked"]:
+            context.log.warning(f"preflight: {sentence}")
     with warehouse.get_connection() as connection:
         extract.claim_source_site(connection, policy.source_site)
         extract.drop_abandoned_pages(connection)

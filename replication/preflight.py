@@ -4,14 +4,19 @@ Without it the failure comes late and quietly: Tempo hides the worklogs a token 
 (fewer rows, no error), and a missing "log work for others" turns every create into a refusal.
 Nothing here writes. Each requirement names the permission the way Jira and Tempo admins see it,
 and where either a Jira or a Tempo permission grants the same right, either one will do.
+
+A permission is held, not held, or unknown: Jira knows Tempo's app permissions only where Tempo
+is installed (elsewhere asking for them is a 400), and whether a token that is not a Tempo
+administrator may read Tempo's permission roles is not documented. A right that cannot be
+checked does not stop the run; it is reported, with what happens if it is really missing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from resources.http import ApiError
 from resources.jira import JiraClient
@@ -36,6 +41,11 @@ LOG_WORK_FOR_OTHERS = Permission("Jira", "io.tempo.jira__log-work-for-others", "
 VIEW_TEAM_WORKLOGS = Permission("Tempo", "permissions.worklog.view", "View team worklogs")
 MANAGE_TEAM_WORKLOGS = Permission("Tempo", "permissions.worklog.manage", "Manage team worklogs")
 
+_CORE_JIRA = (BROWSE_PROJECTS, BROWSE_USERS, WORK_ON_ISSUES)
+# Tempo's project permissions in Jira, named after its app key: only a site with Tempo has them.
+_TEMPO_APP_JIRA = (VIEW_ALL_WORKLOGS, LOG_WORK_FOR_OTHERS)
+_TEMPO_PERMISSIONS = {p.key: p for p in (VIEW_TEAM_WORKLOGS, MANAGE_TEAM_WORKLOGS)}
+
 
 @dataclass(frozen=True)
 class Requirement:
@@ -44,37 +54,73 @@ class Requirement:
     site: str
     why: str
     any_of: tuple[Permission, ...]
+    # What goes wrong if the right is missing but could not be checked; only Tempo's rights can be
+    # unknown (Jira always answers for its own keys).
+    if_missing: str = ""
 
-    def problem(self, held: set[Permission]) -> str | None:
-        if held.intersection(self.any_of):
-            return None
-        options = " or ".join(str(p) for p in self.any_of)
-        return f"the {self.site} token's user lacks {options}, needed to {self.why}"
+    def state(self, access: SiteAccess) -> Literal["met", "missing", "unknown"]:
+        """``met`` if an option is held, ``missing`` if every option is known not held, else ``unknown``."""
+        if access.held.intersection(self.any_of):
+            return "met"
+        if all(option not in access.unchecked for option in self.any_of):
+            return "missing"
+        return "unknown"
+
+    def problem(self) -> str:
+        return f"the {self.site} token's user lacks {self._options()}, needed to {self.why}"
+
+    def unchecked(self, access: SiteAccess) -> str:
+        """Which right could not be checked, why, and what happens if it is really missing."""
+        reasons = dict.fromkeys(access.unchecked[o] for o in self.any_of if o in access.unchecked)
+        consequence = f"; if it is missing, {self.if_missing}" if self.if_missing else ""
+        return (
+            f"could not check that the {self.site} token's user holds {self._options()}, needed to"
+            f" {self.why}: {' and '.join(reasons)}{consequence}"
+        )
+
+    def _options(self) -> str:
+        return " or ".join(str(p) for p in self.any_of)
+
+
+_HIDDEN = "Tempo silently returns only the token user's own worklogs (fewer rows, no error)"
 
 
 def requirements(*, destination_tempo: bool) -> list[Requirement]:
-    """What each site's token users need (the README's permissions table)."""
+    """What each site's token users need (the README's permissions table).
+
+    A destination without Tempo gets plain Jira worklogs written as the token's own account, so
+    it needs neither "log work for others" nor "view all worklogs".
+    """
     needs = [
         Requirement("source", "read the issues of worklogs", (BROWSE_PROJECTS,)),
         Requirement("source", "read the authors' emails", (BROWSE_USERS,)),
-        Requirement("source", "read every user's worklogs", (VIEW_ALL_WORKLOGS, VIEW_TEAM_WORKLOGS)),
+        Requirement(
+            "source",
+            "read every user's worklogs",
+            (VIEW_ALL_WORKLOGS, VIEW_TEAM_WORKLOGS),
+            f"{_HIDDEN} and the others are never synced",
+        ),
         Requirement("destination", "find the destination's issues", (BROWSE_PROJECTS,)),
         Requirement("destination", "find authors by email", (BROWSE_USERS,)),
         Requirement("destination", "create worklogs on issues", (WORK_ON_ISSUES,)),
-        Requirement("destination", "log work for the authors", (LOG_WORK_FOR_OTHERS, MANAGE_TEAM_WORKLOGS)),
     ]
     if destination_tempo:
-        # Reconciling after a lost answer reads every author's worklogs back.
-        needs.append(
+        needs += [
             Requirement(
-                "destination", "read back worklogs to reconcile", (VIEW_ALL_WORKLOGS, VIEW_TEAM_WORKLOGS)
-            )
-        )
+                "destination",
+                "log work for the authors",
+                (LOG_WORK_FOR_OTHERS, MANAGE_TEAM_WORKLOGS),
+                "the destination refuses the creates and they are recorded as rejected",
+            ),
+            # Reconciling after a lost answer reads every author's worklogs back.
+            Requirement(
+                "destination",
+                "read back worklogs to reconcile",
+                (VIEW_ALL_WORKLOGS, VIEW_TEAM_WORKLOGS),
+                f"{_HIDDEN}, so a create whose answer was lost may look absent and be sent again",
+            ),
+        ]
     return needs
-
-
-_JIRA_PERMISSIONS = (BROWSE_PROJECTS, BROWSE_USERS, WORK_ON_ISSUES, VIEW_ALL_WORKLOGS, LOG_WORK_FOR_OTHERS)
-_TEMPO_PERMISSIONS = {p.key: p for p in (VIEW_TEAM_WORKLOGS, MANAGE_TEAM_WORKLOGS)}
 
 
 class PreflightError(RuntimeError):
@@ -92,33 +138,55 @@ class PreflightError(RuntimeError):
 
 @dataclass(frozen=True)
 class SiteAccess:
-    """What one site's tokens turned out to hold."""
+    """What one site's tokens turned out to hold, and which permissions could not be checked.
+
+    A permission neither held nor unchecked is not held: asked and refused, or one the site does
+    not have (no Tempo permissions where there is no Tempo).
+    """
 
     site: str
     account_id: str | None
     held: frozenset[Permission]
+    unchecked: Mapping[Permission, str]  # why each could not be checked
     problems: tuple[str, ...]
 
 
 def check_site(site: str, jira: JiraClient, tempo: TempoClient | None) -> SiteAccess:
-    """Who the tokens are on one site and which of the needed permissions they hold."""
+    """Who the tokens are on one site and which of the needed permissions they hold.
+
+    Tempo's Jira permissions are asked only of a site with Tempo (``tempo`` given): Jira answers
+    400 for a key it does not know. If it still does, the core keys are asked again alone.
+    """
     problems: list[str] = []
     held: set[Permission] = set()
+    unchecked: dict[Permission, str] = {}
     account_id = None
     try:
         account_id = str(jira.myself()["accountId"])
-        granted = jira.my_permissions([p.key for p in _JIRA_PERMISSIONS])
-        held.update(p for p in _JIRA_PERMISSIONS if granted.get(p.key))
+        asked = _CORE_JIRA + (_TEMPO_APP_JIRA if tempo is not None else ())
+        try:
+            granted = jira.my_permissions([p.key for p in asked])
+        except ApiError as error:
+            if error.status != 400 or asked == _CORE_JIRA:
+                raise
+            asked = _CORE_JIRA
+            granted = jira.my_permissions([p.key for p in asked])
+            unchecked.update((p, f"Jira does not know {p.key} on this site (400)") for p in _TEMPO_APP_JIRA)
+        held.update(p for p in asked if granted.get(p.key))
     except ApiError as error:
         problems.append(f"the {site} Jira token does not work: {error}")
     if tempo is not None:
         try:
             roles = tempo.permission_roles()
         except ApiError as error:
-            problems.append(f"the {site} Tempo token does not work: {error}")
+            if error.status not in (403, 404):
+                problems.append(f"the {site} Tempo token does not work: {error}")
+            else:  # not documented for a token that is no Tempo administrator: cannot tell
+                reason = f"Tempo's permission roles answered {error.status}"
+                unchecked.update((p, reason) for p in _TEMPO_PERMISSIONS.values())
         else:
             held.update(_tempo_permissions(roles, account_id))
-    return SiteAccess(site, account_id, frozenset(held), tuple(problems))
+    return SiteAccess(site, account_id, frozenset(held), unchecked, tuple(problems))
 
 
 def check_sites(sites: Sequence[tuple[str, JiraClient, TempoClient | None]]) -> list[SiteAccess]:
@@ -145,16 +213,21 @@ def _tempo_permissions(roles: list[dict[str, Any]], account_id: str | None) -> s
     return found
 
 
-def preflight(accesses: Sequence[SiteAccess], *, destination_tempo: bool) -> None:
-    """Raise ``PreflightError`` naming every broken token and every missing permission."""
+def preflight(accesses: Sequence[SiteAccess], *, destination_tempo: bool) -> list[str]:
+    """Raise ``PreflightError`` naming every broken token and every missing permission; else the
+    rights that could not be checked, one sentence each (they do not stop the run)."""
     by_site = {access.site: access for access in accesses}
     problems = [problem for access in accesses for problem in access.problems]
-    broken = {access.site for access in accesses if access.problems}
+    unchecked: list[str] = []
     for requirement in requirements(destination_tempo=destination_tempo):
-        if requirement.site in broken:
+        access = by_site[requirement.site]
+        if access.problems:
             continue  # its token already failed; its permissions are unknown
-        problem = requirement.problem(set(by_site[requirement.site].held))
-        if problem:
-            problems.append(problem)
+        state = requirement.state(access)
+        if state == "missing":
+            problems.append(requirement.problem())
+        elif state == "unknown":
+            unchecked.append(requirement.unchecked(access))
     if problems:
         raise PreflightError(problems)
+    return unchecked
