@@ -15,14 +15,13 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from datetime import date, timedelta
-from typing import Any
 
 import pytest
 
 from sandbox.config import DataKnobs, Faults
 from tests.pipeline.conftest import HarnessFactory
+from tests.support.exactly_once import issue_keys, tempo_listing
 from tests.support.fields import fingerprint
-from tests.support.sandbox import follow_pages
 from tests.support.sync import SyncHarness
 
 FIRST, LAST = date(2025, 3, 3), date(2025, 3, 7)
@@ -38,20 +37,6 @@ FAULTS = Faults(
 )
 # Each failed run leaves fewer rows pending; far fewer runs than this are ever needed.
 MAX_RUNS = 8
-
-
-def _listing(harness: SyncHarness, site: str) -> list[dict[str, Any]]:
-    """Every Tempo worklog of the dates on a site, as its API lists them."""
-    with harness.tempo(site) as tempo:
-        return follow_pages(tempo, "/4/worklogs", **{"from": FIRST, "to": LAST, "limit": 5000})
-
-
-def _issue_keys(harness: SyncHarness, site: str, issue_ids: set[int]) -> dict[int, str]:
-    with harness.jira(site) as jira:
-        jql = f"id in ({', '.join(str(i) for i in sorted(issue_ids))})"
-        answer = jira.post("/rest/api/3/search/jql", json={"jql": jql, "fields": ["key"], "maxResults": 5000})
-        answer.raise_for_status()
-        return {int(issue["id"]): issue["key"] for issue in answer.json()["issues"]}
 
 
 def _days(first: date, last: date) -> list[date]:
@@ -105,7 +90,7 @@ def test_under_faults_every_eligible_worklog_arrives_exactly_once_and_the_rest_h
     unknown = harness.scalar("select count(*) from sync.events where event = 'unknown_outcome'")
     assert unknown > 0
 
-    source = _listing(harness, "source")
+    source = tempo_listing(harness, "source", FIRST, LAST)
     assert len(source) == len(scenarios) >= 2_000
     assert {w["tempoWorklogId"] for w in source} == set(scenarios)
 
@@ -138,7 +123,11 @@ def test_under_faults_every_eligible_worklog_arrives_exactly_once_and_the_rest_h
 
     # Nothing doubled: the destination holds exactly one copy per eligible worklog, and no other
     # worklog was written there (its own staff's worklogs are generated, not created).
-    copies = [w for w in _listing(harness, "destination") if w["tempoWorklogId"] not in own_destination_ids]
+    copies = [
+        w
+        for w in tempo_listing(harness, "destination", FIRST, LAST)
+        if w["tempoWorklogId"] not in own_destination_ids
+    ]
     assert len(copies) == len(created_by_clients) == len(eligible)
     links = dict(
         harness.query(
@@ -165,8 +154,8 @@ def test_under_faults_every_eligible_worklog_arrives_exactly_once_and_the_rest_h
     # With the right fields: each copy is its source worklog, for the same person on the same issue
     # (by the same key, the default policy; worklogs of renamed projects are parked). Compared as
     # multisets first, which needs no ledger, then copy by copy along the ledger's links.
-    source_keys = _issue_keys(harness, "source", {w["issue"]["id"] for w in eligible})
-    destination_keys = _issue_keys(harness, "destination", {w["issue"]["id"] for w in copies})
+    source_keys = issue_keys(harness, "source", {w["issue"]["id"] for w in eligible})
+    destination_keys = issue_keys(harness, "destination", {w["issue"]["id"] for w in copies})
     expected = {
         w["tempoWorklogId"]: fingerprint(w, twin[w["author"]["accountId"]], source_keys[w["issue"]["id"]])
         for w in eligible
