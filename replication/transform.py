@@ -74,6 +74,9 @@ where {IN_SCOPE}
 
 
 # Whether a source worklog (``w``) already has its replica row.
+# Ledger states of rows that were, or may have been, sent: their replica row keeps what was sent.
+# (A rejected row was refused, so it takes the source's changes and goes again.)
+_SENT = "('created', 'pending', 'unconfirmed', 'resend')"
 _IN_REPLICA = "w.tempo_worklog_id in (select tempo_worklog_id from replica.worklogs)"
 
 
@@ -101,7 +104,7 @@ def _unfrozen(rows: str) -> str:
     where not exists (
         select 1 from sync.worklog_links l
         where l.source_site = r.source_site and l.tempo_worklog_id = r.tempo_worklog_id
-          and l.state in ('created', 'pending'))
+          and l.state in {_SENT})
     """
 
 
@@ -143,7 +146,7 @@ def _rebuild(
         by_status = connection.execute(
             f"{_with_resolved()} select r.status, r.park_reason, count(*), count(l.tempo_worklog_id)"
             " from resolved r left join sync.worklog_links l on l.source_site = r.source_site"
-            " and l.tempo_worklog_id = r.tempo_worklog_id and l.state in ('created', 'pending')"
+            f" and l.tempo_worklog_id = r.tempo_worklog_id and l.state in {_SENT}"
             " group by all order by all",
             params,
         ).fetchall()

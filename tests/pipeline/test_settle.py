@@ -74,15 +74,32 @@ def test_a_copy_changed_on_the_destination_before_the_rerun_is_unconfirmed_until
     with harness.sandbox.admin() as admin:
         assert len(admin.changed_worklogs("destination")) == synced
 
+    # The author edits one of them on the source: what may have been sent stays as it was (frozen).
+    first_id, second_id = sorted(unconfirmed)
+    sent = harness.scalar("select description from replica.worklogs where tempo_worklog_id = ?", [first_id])
+    with harness.tempo("source") as tempo:
+        original = tempo.get(f"/4/worklogs/{first_id}").json()
+        edit = {
+            "authorAccountId": original["author"]["accountId"],
+            "startDate": original["startDate"],
+            "startTime": original.get("startTime"),
+            "timeSpentSeconds": original["timeSpentSeconds"],
+            "description": "Edited on the source after the send",
+        }
+        tempo.put(f"/4/worklogs/{first_id}", json=edit).raise_for_status()
+
     # A third run sends nothing for them and still fails, naming them.
     third = harness.run(DAY, raise_on_error=False)
     assert not third.success
     assert third.asset_materializations_for_node("destination_worklogs") == []
+    assert (
+        harness.scalar("select description from replica.worklogs where tempo_worklog_id = ?", [first_id])
+        == sent
+    )
 
     status, out, _ = _cli(capsys, "status")
     assert status == 0
     assert "unconfirmed worklogs: 2" in out
-    first_id, second_id = sorted(unconfirmed)
     copy_of_first = unconfirmed[first_id][0]
     status, out, _ = _cli(capsys, "trace", str(copy_of_first))
     assert status == 0
