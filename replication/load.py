@@ -271,9 +271,8 @@ def load(
             issue = next(waiting, None)
             if issue is not None:
                 issue_id, rows = issue
-                running[pool.submit(_load_issue, warehouse, destination, issue_id, rows, run_id, counts)] = (
-                    rows
-                )
+                issue_load = _IssueLoad(warehouse, destination, issue_id, run_id, counts)
+                running[pool.submit(issue_load.run, rows)] = rows
 
         for _ in range(ISSUES_IN_FLIGHT):
             start_next()
@@ -366,90 +365,305 @@ class _ClaimHolders:
         return self.now - claimed_at < CLAIM_LEASE
 
 
-def _load_issue(
-    warehouse: Warehouse,
-    destination: Destination,
-    issue_id: int,
-    rows: list[Row],
-    run_id: str,
-    counts: LoadCounts,
-) -> None:
-    unknown = [row for row in rows if row["ledger_state"] == "pending"]
-    todo = [row for row in rows if row["ledger_state"] != "pending"]
-    for _ in range(SENDS_PER_RUN):
-        if unknown:
-            todo += _reconcile(warehouse, destination, issue_id, unknown, run_id, counts)
-            unknown = []
-        if not todo:
-            return
-        todo = _claim(warehouse, destination, todo, run_id, counts)
-        unknown = _send_all(warehouse, destination, issue_id, todo, run_id, counts)
-        todo = []
-    for row in unknown:
-        counts.note(row, "pending")
+@dataclass
+class _IssueLoad:
+    """One destination issue's rows, loaded in order: reconcile, claim, send, record.
 
-
-def _reconcile(
-    warehouse: Warehouse,
-    destination: Destination,
-    issue_id: int,
-    rows: list[Row],
-    run_id: str,
-    counts: LoadCounts,
-) -> list[Row]:
-    """Settle rows whose send had no known outcome; return those whose copy is proven absent.
-
-    A destination worklog that a ``created`` ledger row holds is explained. Of the others, one
-    that is a row's copy by the strict key is adopted. A row is proven absent when no unexplained
-    worklog is left that could be its copy; any other row becomes ``unconfirmed``.
+    Several issues are loaded at once, each by its own ``_IssueLoad`` in its own thread; they
+    share only the warehouse, the destination's client and the counts.
     """
-    try:
-        existing = destination.existing(issue_id, [row["start_date"] for row in rows])
-    except ApiError as error:
+
+    warehouse: Warehouse
+    destination: Destination
+    issue_id: int
+    run_id: str
+    counts: LoadCounts
+
+    def run(self, rows: list[Row]) -> None:
+        unknown = [row for row in rows if row["ledger_state"] == "pending"]
+        todo = [row for row in rows if row["ledger_state"] != "pending"]
+        for _ in range(SENDS_PER_RUN):
+            if unknown:
+                todo += self.reconcile(unknown)
+                unknown = []
+            if not todo:
+                return
+            unknown = self.send_all(self.claim(todo))
+            todo = []
+        for row in unknown:
+            self.counts.note(row, "pending")
+
+    def reconcile(self, rows: list[Row]) -> list[Row]:
+        """Settle rows whose send had no known outcome; return those whose copy is proven absent.
+
+        A destination worklog that a ``created`` ledger row holds is explained. Of the others, one
+        that is a row's copy by the strict key is adopted. A row is proven absent when no unexplained
+        worklog is left that could be its copy; any other row becomes ``unconfirmed``.
+        """
+        destination = self.destination
+        try:
+            existing = destination.existing(self.issue_id, [row["start_date"] for row in rows])
+        except ApiError as error:
+            for row in rows:
+                self.counts.note(row, "pending")
+            raise DestinationUnavailableError(
+                f"cannot read the destination's worklogs of issue {self.issue_id} to reconcile ({error}); "
+                "the load stopped, and unconfirmed worklogs stay pending"
+            ) from error
+        with self.warehouse.get_connection() as connection:
+            held = {
+                value
+                for (value,) in connection.execute(
+                    "select coalesce(destination_tempo_worklog_id, destination_jira_worklog_id)"
+                    " from sync.worklog_links where destination_issue_id = ? and state = 'created'",
+                    [self.issue_id],
+                ).fetchall()
+                if value is not None
+            }
+        unexplained = [worklog for worklog in existing if _identity(destination, worklog) not in held]
+        adopted: list[tuple[Row, dict[str, Any]]] = []
         for row in rows:
-            counts.note(row, "pending")
-        raise DestinationUnavailableError(
-            f"cannot read the destination's worklogs of issue {issue_id} to reconcile ({error}); "
-            "the load stopped, and unconfirmed worklogs stay pending"
-        ) from error
-    with warehouse.get_connection() as connection:
-        held = {
-            value
-            for (value,) in connection.execute(
-                "select coalesce(destination_tempo_worklog_id, destination_jira_worklog_id)"
-                " from sync.worklog_links where destination_issue_id = ? and state = 'created'",
-                [issue_id],
-            ).fetchall()
-            if value is not None
-        }
-    unexplained = [worklog for worklog in existing if _identity(destination, worklog) not in held]
-    adopted: list[tuple[Row, dict[str, Any]]] = []
-    for row in rows:
-        match = next((w for w in unexplained if _identity(destination, w) is not None
-                      and destination.matches(row, w)), None)  # fmt: skip
-        if match is not None:
-            unexplained.remove(match)
-            adopted.append((row, match))
-    if adopted:
-        _record_created(warehouse, destination, adopted, run_id, event="adopted")
-        for row, _ in adopted:
-            counts.note(row, "adopted")
-    settled = {id(row) for row, _ in adopted}
-    absent: list[Row] = []
-    doubtful: list[tuple[Row, list[int | None]]] = []
-    for row in rows:
-        if id(row) in settled:
-            continue
-        candidates = [_identity(destination, w) for w in unexplained if destination.could_be(row, w)]
-        if candidates:
-            doubtful.append((row, candidates))
-        else:
-            absent.append(row)
-    if doubtful:
-        _record_unconfirmed(warehouse, destination, doubtful, run_id)
-        for row, _ in doubtful:
-            counts.note(row, "unconfirmed")
-    return absent
+            match = next((w for w in unexplained if _identity(destination, w) is not None
+                          and destination.matches(row, w)), None)  # fmt: skip
+            if match is not None:
+                unexplained.remove(match)
+                adopted.append((row, match))
+        if adopted:
+            self.record_created(adopted, event="adopted")
+            for row, _ in adopted:
+                self.counts.note(row, "adopted")
+        settled = {id(row) for row, _ in adopted}
+        absent: list[Row] = []
+        doubtful: list[tuple[Row, list[int | None]]] = []
+        for row in rows:
+            if id(row) in settled:
+                continue
+            candidates = [_identity(destination, w) for w in unexplained if destination.could_be(row, w)]
+            if candidates:
+                doubtful.append((row, candidates))
+            else:
+                absent.append(row)
+        if doubtful:
+            self.record_unconfirmed(doubtful)
+            for row, _ in doubtful:
+                self.counts.note(row, "unconfirmed")
+        return absent
+
+    def claim(self, rows: list[Row]) -> list[Row]:
+        """Mark rows pending under this run, in one transaction; skip any another run got first."""
+        frame = pd.DataFrame(
+            {
+                "source_site": [row["source_site"] for row in rows],
+                "tempo_worklog_id": [row["tempo_worklog_id"] for row in rows],
+                "destination_issue_id": [row["destination_issue_id"] for row in rows],
+                "content_hash": [row["content_hash"] for row in rows],
+                "was_pending": [row["ledger_state"] == "pending" for row in rows],
+            }
+        )
+        params = {"run": self.run_id, "target": self.destination.target}
+        with self.warehouse.get_connection() as connection, registered(connection, "claims", frame):
+            connection.execute("begin transaction")
+            # Another run may have created or claimed a row since this one read the ledger.
+            connection.execute(
+                """
+                create or replace temp table claim_set as
+                select c.*, case when l.state = 'created' then 'already_synced'
+                                 when l.state = 'unconfirmed' then 'unconfirmed'
+                                 when l.state = 'pending' and l.claim_run_id <> $run and not c.was_pending
+                                 then 'busy'
+                            end as outcome
+                from claims c left join sync.worklog_links l using (source_site, tempo_worklog_id)
+                """,
+                {"run": self.run_id},
+            )
+            connection.execute(_CLAIM, params)
+            connection.execute(
+                "insert into sync.events select source_site, tempo_worklog_id, current_timestamp, $run,"
+                " 'claimed', null from claim_set where outcome is null",
+                {"run": self.run_id},
+            )
+            skipped = dict(
+                connection.execute(
+                    "select tempo_worklog_id, outcome from claim_set where outcome is not null"
+                ).fetchall()
+            )
+            connection.execute("drop table claim_set")
+            connection.execute("commit")
+        for row in rows:
+            if row["tempo_worklog_id"] in skipped:
+                self.counts.note(row, skipped[row["tempo_worklog_id"]])
+        return [row for row in rows if row["tempo_worklog_id"] not in skipped]
+
+    def send_all(self, rows: list[Row]) -> list[Row]:
+        """Send claimed rows in as few calls as the destination allows; when estimates are copied,
+        the last row goes alone and sets the issue's remaining estimate. Returns the rows whose
+        outcome is unknown."""
+        unknown: list[Row] = []
+        if not rows:
+            return unknown
+        limit = self.destination.batch_limit
+        last = rows[-1]
+        copy = self.destination.copy_estimate and last["remaining_estimate_seconds"] is not None
+        grouped = rows[:-1] if copy else rows
+        calls = [grouped[start : start + limit] for start in range(0, len(grouped), limit)]
+        if copy:
+            calls.append([last])
+        for index, batch in enumerate(calls):
+            unknown += self.send(batch, estimate=copy and index == len(calls) - 1)
+        return unknown
+
+    def send(self, batch: list[Row], *, estimate: bool) -> list[Row]:
+        """Send one call's rows and record what became of them; returns the rows whose outcome is
+        unknown (they are reconciled before they are ever sent again)."""
+        try:
+            answer = self.destination.send(self.issue_id, batch, estimate=estimate)
+        except OutcomeUnknownError as error:
+            logger.warning(
+                "the outcome of %d worklog(s) on issue %s is unknown (%s)", len(batch), self.issue_id, error
+            )
+            self.note_error(batch, str(error), event="unknown_outcome")
+            return [dict(row, ledger_state="pending") for row in batch]
+        except ApiError as error:
+            definite = error.status is not None and 400 <= error.status < 500 and error.status != 429
+            if len(batch) > 1 and definite:
+                # One bad item fails the whole bulk request. The documents do not say that nothing
+                # of it was applied, so the destination is read before any of its worklogs goes
+                # again, and then each goes alone, so that only the bad one is refused.
+                self.note_error(batch, f"bulk refused: {error}", event="bulk_refused")
+                return self.settle_one_by_one(batch)
+            if definite:
+                self.record_outcome(batch, event="rejected", detail=f"{error.status}: {error.message}",
+                                    state="rejected")  # fmt: skip
+                for row in batch:
+                    self.counts.note(row, "rejected")
+                return []
+            self.note_error(batch, str(error), event="not_applied")
+            for row in batch:
+                # Not applied (a 429 that outlasted the retries); the next run tries again.
+                self.counts.note(row, "pending")
+            return []
+        return self.record_answer(batch, answer)
+
+    def record_answer(self, batch: list[Row], answer: list[dict[str, Any]]) -> list[Row]:
+        """Record the worklogs a create answered; the rows it lacks are settled by a read (after a
+        bulk call) or left unknown (after a single create)."""
+        pairs, unanswered = _pair(self.destination, self.issue_id, batch, answer)
+        if pairs:
+            self.record_created(pairs, event="created")
+            for row, _ in pairs:
+                self.counts.note(row, "created")
+        if not unanswered:
+            return []
+        self.note_error(unanswered, "the destination answered the create without this worklog",
+                        event="unknown_outcome")  # fmt: skip
+        if len(batch) > 1:
+            return self.settle_one_by_one(unanswered)
+        return [dict(row, ledger_state="pending") for row in unanswered]
+
+    def settle_one_by_one(self, rows: list[Row]) -> list[Row]:
+        """Rows a bulk call did not settle: reconcile them, then send each proven-absent one alone."""
+        unknown: list[Row] = []
+        for row in self.reconcile(rows):
+            unknown += self.send([row], estimate=False)
+        return unknown
+
+    def record_created(self, pairs: Sequence[tuple[Row, Mapping[str, Any]]], *, event: str) -> None:
+        ids = [self.destination.ids(worklog) for _, worklog in pairs]
+        frame = pd.DataFrame(
+            {
+                "source_site": [row["source_site"] for row, _ in pairs],
+                "tempo_worklog_id": [row["tempo_worklog_id"] for row, _ in pairs],
+                "tempo_id": pd.array([tempo_id for tempo_id, _ in ids], dtype="Int64"),
+                "jira_id": pd.array([jira_id for _, jira_id in ids], dtype="Int64"),
+            }
+        )
+        with self.warehouse.get_connection() as connection, registered(connection, "created", frame):
+            connection.execute("begin transaction")
+            connection.execute(
+                """
+                update sync.worklog_links l set state = 'created', destination_tempo_worklog_id = c.tempo_id,
+                    destination_jira_worklog_id = c.jira_id, last_error = null, candidates = null,
+                    finished_at = current_timestamp, created_run_id = $run, last_run_id = $run
+                from created c where l.source_site = c.source_site and l.tempo_worklog_id = c.tempo_worklog_id
+                """,
+                {"run": self.run_id},
+            )
+            connection.execute(
+                "insert into sync.events select source_site, tempo_worklog_id, current_timestamp, $run,"
+                " $event, 'destination worklog ' || coalesce(tempo_id, jira_id) from created",
+                {"run": self.run_id, "event": event},
+            )
+            connection.execute("commit")
+
+    def record_unconfirmed(self, doubtful: Sequence[tuple[Row, list[int | None]]]) -> None:
+        """Mark rows ``unconfirmed`` with the destination worklogs that may be their copies."""
+        kind = "Tempo" if self.destination.target == "tempo" else "Jira"
+        details = []
+        for row, candidates in doubtful:
+            named = ", ".join("an unreadable one" if c is None else str(c) for c in candidates)
+            details.append(
+                f"not sent again: the destination holds {len(candidates)} {kind} worklog(s) that no ledger"
+                f" row accounts for and that may be this worklog's copy ({named}); look at them, then run"
+                f" `tempo-sync settle {row['tempo_worklog_id']} --adopt ID` or"
+                f" `tempo-sync settle {row['tempo_worklog_id']} --resend`"
+            )
+        frame = pd.DataFrame(
+            {
+                "source_site": [row["source_site"] for row, _ in doubtful],
+                "tempo_worklog_id": [row["tempo_worklog_id"] for row, _ in doubtful],
+                "candidates": [[c for c in candidates if c is not None] for _, candidates in doubtful],
+                "detail": details,
+            }
+        )
+        with self.warehouse.get_connection() as connection, registered(connection, "doubtful", frame):
+            connection.execute("begin transaction")
+            connection.execute(
+                """
+                update sync.worklog_links l set state = 'unconfirmed', last_error = d.detail,
+                    candidates = cast(d.candidates as bigint[]), finished_at = current_timestamp,
+                    last_run_id = $run
+                from doubtful d
+                where l.source_site = d.source_site and l.tempo_worklog_id = d.tempo_worklog_id
+                """,
+                {"run": self.run_id},
+            )
+            connection.execute(
+                "insert into sync.events select source_site, tempo_worklog_id, current_timestamp, $run,"
+                " 'unconfirmed', detail from doubtful",
+                {"run": self.run_id},
+            )
+            connection.execute("commit")
+
+    def note_error(self, rows: Sequence[Row], message: str, *, event: str) -> None:
+        """Note why the rows' send did not settle them; they stay pending."""
+        self.record_outcome(rows, event=event, detail=message, state=None)
+
+    def record_outcome(self, rows: Sequence[Row], *, event: str, detail: str, state: str | None) -> None:
+        """In one transaction: the rows' ledger error (and ``state``, if it changes) and their event."""
+        frame = pd.DataFrame(
+            {
+                "source_site": [row["source_site"] for row in rows],
+                "tempo_worklog_id": [row["tempo_worklog_id"] for row in rows],
+            }
+        )
+        params = {"run": self.run_id, "detail": detail, "state": state}
+        with self.warehouse.get_connection() as connection, registered(connection, "outcome", frame):
+            connection.execute("begin transaction")
+            connection.execute(
+                """
+                update sync.worklog_links l set last_error = $detail, last_run_id = $run,
+                    state = coalesce($state, l.state),
+                    finished_at = case when $state is null then l.finished_at else current_timestamp end
+                from outcome o where l.source_site = o.source_site and l.tempo_worklog_id = o.tempo_worklog_id
+                """,
+                params,
+            )
+            connection.execute(
+                "insert into sync.events select source_site, tempo_worklog_id, current_timestamp, $run,"
+                " $event, $detail from outcome",
+                {"run": self.run_id, "event": event, "detail": detail},
+            )
+            connection.execute("commit")
 
 
 def _identity(destination: Destination, worklog: Mapping[str, Any]) -> int | None:
@@ -473,165 +687,6 @@ on conflict (source_site, tempo_worklog_id) do update set
     content_hash = excluded.content_hash, attempts = sync.worklog_links.attempts + 1,
     claimed_at = excluded.claimed_at, claim_run_id = excluded.claim_run_id, last_run_id = excluded.last_run_id
 """
-
-
-def _claim(
-    warehouse: Warehouse, destination: Destination, rows: list[Row], run_id: str, counts: LoadCounts
-) -> list[Row]:
-    """Mark rows pending under this run, in one transaction; skip any another run got first."""
-    frame = pd.DataFrame(
-        {
-            "source_site": [row["source_site"] for row in rows],
-            "tempo_worklog_id": [row["tempo_worklog_id"] for row in rows],
-            "destination_issue_id": [row["destination_issue_id"] for row in rows],
-            "content_hash": [row["content_hash"] for row in rows],
-            "was_pending": [row["ledger_state"] == "pending" for row in rows],
-        }
-    )
-    params = {"run": run_id, "target": destination.target}
-    with warehouse.get_connection() as connection, registered(connection, "claims", frame):
-        connection.execute("begin transaction")
-        # Another run may have created or claimed a row since this one read the ledger.
-        connection.execute(
-            """
-            create or replace temp table claim_set as
-            select c.*, case when l.state = 'created' then 'already_synced'
-                             when l.state = 'unconfirmed' then 'unconfirmed'
-                             when l.state = 'pending' and l.claim_run_id <> $run and not c.was_pending
-                             then 'busy'
-                        end as outcome
-            from claims c left join sync.worklog_links l using (source_site, tempo_worklog_id)
-            """,
-            {"run": run_id},
-        )
-        connection.execute(_CLAIM, params)
-        connection.execute(
-            "insert into sync.events select source_site, tempo_worklog_id, current_timestamp, $run,"
-            " 'claimed', null from claim_set where outcome is null",
-            {"run": run_id},
-        )
-        skipped = dict(
-            connection.execute(
-                "select tempo_worklog_id, outcome from claim_set where outcome is not null"
-            ).fetchall()
-        )
-        connection.execute("drop table claim_set")
-        connection.execute("commit")
-    for row in rows:
-        if row["tempo_worklog_id"] in skipped:
-            counts.note(row, skipped[row["tempo_worklog_id"]])
-    return [row for row in rows if row["tempo_worklog_id"] not in skipped]
-
-
-def _send_all(
-    warehouse: Warehouse,
-    destination: Destination,
-    issue_id: int,
-    rows: list[Row],
-    run_id: str,
-    counts: LoadCounts,
-) -> list[Row]:
-    """Send claimed rows in as few calls as the destination allows; when estimates are copied, the
-    last row goes alone and sets the issue's remaining estimate. Returns the rows whose outcome is
-    unknown."""
-    unknown: list[Row] = []
-    if not rows:
-        return unknown
-    last = rows[-1]
-    copy = destination.copy_estimate and last["remaining_estimate_seconds"] is not None
-    grouped = rows[:-1] if copy else rows
-    calls = [
-        grouped[start : start + destination.batch_limit]
-        for start in range(0, len(grouped), destination.batch_limit)
-    ]
-    if copy:
-        calls.append([last])
-    for index, batch in enumerate(calls):
-        estimate = copy and index == len(calls) - 1
-        unknown += _send(warehouse, destination, issue_id, batch, run_id, counts, estimate=estimate)
-    return unknown
-
-
-def _send(
-    warehouse: Warehouse,
-    destination: Destination,
-    issue_id: int,
-    batch: list[Row],
-    run_id: str,
-    counts: LoadCounts,
-    *,
-    estimate: bool,
-) -> list[Row]:
-    """Send one call's rows and record what became of them; returns the rows whose outcome is
-    unknown (they are reconciled before they are ever sent again)."""
-    try:
-        answer = destination.send(issue_id, batch, estimate=estimate)
-    except OutcomeUnknownError as error:
-        logger.warning(
-            "the outcome of %d worklog(s) on issue %s is unknown (%s)", len(batch), issue_id, error
-        )
-        _set_error(warehouse, batch, run_id, str(error), event="unknown_outcome")
-        return [dict(row, ledger_state="pending") for row in batch]
-    except ApiError as error:
-        definite = error.status is not None and 400 <= error.status < 500 and error.status != 429
-        if len(batch) > 1 and definite:
-            # One bad item fails the whole bulk request. The documents do not say that nothing of
-            # it was applied, so the destination is read before any of its worklogs goes again,
-            # and then each goes alone, so that only the bad one is refused.
-            _set_error(warehouse, batch, run_id, f"bulk refused: {error}", event="bulk_refused")
-            return _settle_one_by_one(warehouse, destination, issue_id, batch, run_id, counts)
-        if definite:
-            _record_rejected(warehouse, batch, run_id, error)
-            for row in batch:
-                counts.note(row, "rejected")
-            return []
-        _set_error(warehouse, batch, run_id, str(error), event="not_applied")
-        for row in batch:
-            counts.note(
-                row, "pending"
-            )  # not applied (a 429 that outlasted the retries); the next run tries again
-        return []
-    return _record_answer(warehouse, destination, issue_id, batch, answer, run_id, counts)
-
-
-def _record_answer(
-    warehouse: Warehouse,
-    destination: Destination,
-    issue_id: int,
-    batch: list[Row],
-    answer: list[dict[str, Any]],
-    run_id: str,
-    counts: LoadCounts,
-) -> list[Row]:
-    """Record the worklogs a create answered; the rows it lacks are settled by a read (after a
-    bulk call) or left unknown (after a single create)."""
-    pairs, unanswered = _pair(destination, issue_id, batch, answer)
-    if pairs:
-        _record_created(warehouse, destination, pairs, run_id, event="created")
-        for row, _ in pairs:
-            counts.note(row, "created")
-    if not unanswered:
-        return []
-    detail = "the destination answered the create without this worklog"
-    _set_error(warehouse, unanswered, run_id, detail, event="unknown_outcome")
-    if len(batch) > 1:
-        return _settle_one_by_one(warehouse, destination, issue_id, unanswered, run_id, counts)
-    return [dict(row, ledger_state="pending") for row in unanswered]
-
-
-def _settle_one_by_one(
-    warehouse: Warehouse,
-    destination: Destination,
-    issue_id: int,
-    rows: list[Row],
-    run_id: str,
-    counts: LoadCounts,
-) -> list[Row]:
-    """Rows a bulk call did not settle: reconcile them, then send each proven-absent one alone."""
-    unknown: list[Row] = []
-    for row in _reconcile(warehouse, destination, issue_id, rows, run_id, counts):
-        unknown += _send(warehouse, destination, issue_id, [row], run_id, counts, estimate=False)
-    return unknown
 
 
 def _pair(
@@ -669,128 +724,6 @@ def _pair(
             remaining.remove(match)
             pairs.append((row, match))
     return pairs, unanswered
-
-
-def _record_created(
-    warehouse: Warehouse,
-    destination: Destination,
-    pairs: Sequence[tuple[Row, Mapping[str, Any]]],
-    run_id: str,
-    *,
-    event: str,
-) -> None:
-    ids = [destination.ids(worklog) for _, worklog in pairs]
-    frame = pd.DataFrame(
-        {
-            "source_site": [row["source_site"] for row, _ in pairs],
-            "tempo_worklog_id": [row["tempo_worklog_id"] for row, _ in pairs],
-            "tempo_id": pd.array([tempo_id for tempo_id, _ in ids], dtype="Int64"),
-            "jira_id": pd.array([jira_id for _, jira_id in ids], dtype="Int64"),
-        }
-    )
-    with warehouse.get_connection() as connection, registered(connection, "created", frame):
-        connection.execute("begin transaction")
-        connection.execute(
-            """
-            update sync.worklog_links l set state = 'created', destination_tempo_worklog_id = c.tempo_id,
-                destination_jira_worklog_id = c.jira_id, last_error = null, candidates = null,
-                finished_at = current_timestamp,
-                created_run_id = $run, last_run_id = $run
-            from created c where l.source_site = c.source_site and l.tempo_worklog_id = c.tempo_worklog_id
-            """,
-            {"run": run_id},
-        )
-        connection.execute(
-            "insert into sync.events select source_site, tempo_worklog_id, current_timestamp, $run, $event,"
-            " 'destination worklog ' || coalesce(tempo_id, jira_id) from created",
-            {"run": run_id, "event": event},
-        )
-        connection.execute("commit")
-
-
-def _record_rejected(warehouse: Warehouse, rows: Sequence[Row], run_id: str, error: ApiError) -> None:
-    _record_outcome(
-        warehouse, rows, run_id, event="rejected", detail=f"{error.status}: {error.message}", state="rejected"
-    )
-
-
-def _record_unconfirmed(
-    warehouse: Warehouse,
-    destination: Destination,
-    doubtful: Sequence[tuple[Row, list[int | None]]],
-    run_id: str,
-) -> None:
-    """Mark rows ``unconfirmed`` with the destination worklogs that may be their copies."""
-    kind = "Tempo" if destination.target == "tempo" else "Jira"
-    details = []
-    for row, candidates in doubtful:
-        named = ", ".join("an unreadable one" if c is None else str(c) for c in candidates)
-        details.append(
-            f"not sent again: the destination holds {len(candidates)} {kind} worklog(s) that no ledger row"
-            f" accounts for and that may be this worklog's copy ({named}); look at them, then run"
-            f" `tempo-sync settle {row['tempo_worklog_id']} --adopt ID` or"
-            f" `tempo-sync settle {row['tempo_worklog_id']} --resend`"
-        )
-    frame = pd.DataFrame(
-        {
-            "source_site": [row["source_site"] for row, _ in doubtful],
-            "tempo_worklog_id": [row["tempo_worklog_id"] for row, _ in doubtful],
-            "candidates": [[c for c in candidates if c is not None] for _, candidates in doubtful],
-            "detail": details,
-        }
-    )
-    with warehouse.get_connection() as connection, registered(connection, "doubtful", frame):
-        connection.execute("begin transaction")
-        connection.execute(
-            """
-            update sync.worklog_links l set state = 'unconfirmed', last_error = d.detail,
-                candidates = cast(d.candidates as bigint[]), finished_at = current_timestamp,
-                last_run_id = $run
-            from doubtful d where l.source_site = d.source_site and l.tempo_worklog_id = d.tempo_worklog_id
-            """,
-            {"run": run_id},
-        )
-        connection.execute(
-            "insert into sync.events select source_site, tempo_worklog_id, current_timestamp, $run,"
-            " 'unconfirmed', detail from doubtful",
-            {"run": run_id},
-        )
-        connection.execute("commit")
-
-
-def _set_error(warehouse: Warehouse, rows: Sequence[Row], run_id: str, message: str, *, event: str) -> None:
-    """Note why the rows' send did not settle them; they stay pending."""
-    _record_outcome(warehouse, rows, run_id, event=event, detail=message, state=None)
-
-
-def _record_outcome(
-    warehouse: Warehouse, rows: Sequence[Row], run_id: str, *, event: str, detail: str, state: str | None
-) -> None:
-    """In one transaction: the rows' ledger error (and ``state``, if it changes) and their event."""
-    frame = pd.DataFrame(
-        {
-            "source_site": [row["source_site"] for row in rows],
-            "tempo_worklog_id": [row["tempo_worklog_id"] for row in rows],
-        }
-    )
-    params = {"run": run_id, "detail": detail, "state": state}
-    with warehouse.get_connection() as connection, registered(connection, "outcome", frame):
-        connection.execute("begin transaction")
-        connection.execute(
-            """
-            update sync.worklog_links l set last_error = $detail, last_run_id = $run,
-                state = coalesce($state, l.state),
-                finished_at = case when $state is null then l.finished_at else current_timestamp end
-            from outcome o where l.source_site = o.source_site and l.tempo_worklog_id = o.tempo_worklog_id
-            """,
-            params,
-        )
-        connection.execute(
-            "insert into sync.events select source_site, tempo_worklog_id, current_timestamp, $run, $event,"
-            " $detail from outcome",
-            {"run": run_id, "event": event, "detail": detail},
-        )
-        connection.execute("commit")
 
 
 def _records(rows: list[Row]) -> list[Row]:
