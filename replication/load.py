@@ -547,7 +547,7 @@ class _IssueLoad:
     def record_answer(self, batch: list[Row], answer: list[dict[str, Any]]) -> list[Row]:
         """Record the worklogs a create answered; the rows it lacks are settled by a read (after a
         bulk call) or left unknown (after a single create)."""
-        pairs, unanswered = _pair(self.destination, self.issue_id, batch, answer)
+        pairs, unanswered = pair_answer(self.destination, self.issue_id, batch, answer)
         if pairs:
             self.record_created(pairs, event="created")
             for row, _ in pairs:
@@ -689,7 +689,7 @@ on conflict (source_site, tempo_worklog_id) do update set
 """
 
 
-def _pair(
+def pair_answer(
     destination: Destination, issue_id: int, rows: list[Row], answer: list[dict[str, Any]]
 ) -> tuple[list[tuple[Row, dict[str, Any]]], list[Row]]:
     """The answer's worklogs paired with the rows sent, and the rows the answer lacks.

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.cli import main
-from sandbox.config import Faults
+from sandbox.config import Faults, Profile
 from tests.pipeline.conftest import HarnessFactory
 from tests.support.cli import TEMPO_SYNC, clean_environment
 from tests.support.sync import SyncHarness
@@ -122,3 +122,17 @@ def test_a_duckdb_path_that_cannot_be_created_fails_the_first_step_with_exit_1(
     assert "tempo-sync: step source_worklogs failed:" in output.err
     assert str(parent) in output.err
     assert "extracted" not in output.out  # no table: nothing was read
+
+
+def test_tempo_sync_run_names_the_rights_it_could_not_check_and_syncs(
+    make_harness: HarnessFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Neither Jira (Tempo's keys unknown to it) nor Tempo (roles refused to this token) can tell.
+    make_harness(profile=Profile(jira_app_permissions="unknown", permission_roles="refused"))
+    status = main(["run", "--from", DAY.isoformat(), "--to", DAY.isoformat()])
+    output = capsys.readouterr()
+    assert status == 0, output.err
+    warnings = [line for line in output.err.splitlines() if line.startswith("tempo-sync: warning: ")]
+    assert any("could not check that the source token's user holds" in line for line in warnings)
+    assert any("log work for the authors" in line and "answered 403" in line for line in warnings)
+    assert "total" in output.out
