@@ -71,6 +71,10 @@ class DestinationUnavailableError(RuntimeError):
     """The destination cannot be read to reconcile; nothing more is sent in this run."""
 
 
+class IssueUnreadableError(RuntimeError):
+    """One destination issue's worklogs cannot be read (a definite refusal); the other issues go on."""
+
+
 @dataclass
 class LoadCounts:
     created: int = 0
@@ -311,20 +315,29 @@ def _to_send(work: list[Row], counts: LoadCounts, held: _ClaimHolders) -> dict[i
 
 
 def _issue_ended(future: Future[None], rows: list[Row], counts: LoadCounts) -> bool:
-    """Note how one issue's load ended; False when the destination became unavailable."""
+    """Note how one issue's load ended; False when the destination became unavailable. The issue's
+    rows that no step settled are noted too."""
     try:
         future.result()
     except DestinationUnavailableError as error:
         counts.stopped = counts.stopped or str(error)
+        _note_unsettled(rows, counts, "not_attempted")
         return False
+    except IssueUnreadableError as error:
+        logger.warning("%s", error)
+        _note_unsettled(rows, counts, "not_attempted")
     except Exception:
         # One issue's trouble never stops the others: its claimed rows stay pending, and the next
         # run reconciles them before anything is sent again.
         logger.exception("loading destination issue %s failed", rows[0]["destination_issue_id"])
-        for row in rows:
-            if int(row["tempo_worklog_id"]) not in counts.outcomes:
-                counts.note(row, "pending")
+        _note_unsettled(rows, counts, "pending")
     return True
+
+
+def _note_unsettled(rows: list[Row], counts: LoadCounts, outcome: str) -> None:
+    for row in rows:
+        if int(row["tempo_worklog_id"]) not in counts.outcomes:
+            counts.note(row, outcome)
 
 
 class _ClaimHolders:
@@ -401,25 +414,10 @@ class _IssueLoad:
         worklog is left that could be its copy; any other row becomes ``unconfirmed``.
         """
         destination = self.destination
-        try:
-            existing = destination.existing(self.issue_id, [row["start_date"] for row in rows])
-        except ApiError as error:
-            for row in rows:
-                self.counts.note(row, "pending")
-            raise DestinationUnavailableError(
-                f"cannot read the destination's worklogs of issue {self.issue_id} to reconcile ({error}); "
-                "the load stopped, and unconfirmed worklogs stay pending"
-            ) from error
-        with self.warehouse.get_connection() as connection:
-            held = {
-                value
-                for (value,) in connection.execute(
-                    "select coalesce(destination_tempo_worklog_id, destination_jira_worklog_id)"
-                    " from sync.worklog_links where destination_issue_id = ? and state = 'created'",
-                    [self.issue_id],
-                ).fetchall()
-                if value is not None
-            }
+        existing = self.read(rows)
+        # The ledger is read after the destination, so that a copy another run recorded meanwhile
+        # counts as explained.
+        held = self.held_ids()
         unexplained = [worklog for worklog in existing if _identity(destination, worklog) not in held]
         adopted: list[tuple[Row, dict[str, Any]]] = []
         for row in rows:
@@ -448,6 +446,35 @@ class _IssueLoad:
             for row, _ in doubtful:
                 self.counts.note(row, "unconfirmed")
         return absent
+
+    def read(self, rows: list[Row]) -> list[dict[str, Any]]:
+        """The destination's worklogs on the issue around the rows' dates. If they cannot be read,
+        the rows stay pending: a refusal for this issue leaves the other issues to load, anything
+        else (the service down after every retry) stops the load."""
+        try:
+            return self.destination.existing(self.issue_id, [row["start_date"] for row in rows])
+        except ApiError as error:
+            for row in rows:
+                self.counts.note(row, "pending")
+            if error.status is not None and 400 <= error.status < 500 and error.status != 429:
+                raise IssueUnreadableError(
+                    f"cannot read the destination's worklogs of issue {self.issue_id} to reconcile ({error});"
+                    " its worklogs stay pending"
+                ) from error
+            raise DestinationUnavailableError(
+                f"cannot read the destination's worklogs of issue {self.issue_id} to reconcile ({error}); "
+                "the load stopped, and unconfirmed worklogs stay pending"
+            ) from error
+
+    def held_ids(self) -> set[int]:
+        """The destination worklogs on the issue that ``created`` ledger rows hold."""
+        with self.warehouse.get_connection() as connection:
+            rows = connection.execute(
+                "select coalesce(destination_tempo_worklog_id, destination_jira_worklog_id)"
+                " from sync.worklog_links where destination_issue_id = ? and state = 'created'",
+                [self.issue_id],
+            ).fetchall()
+        return {value for (value,) in rows if value is not None}
 
     def claim(self, rows: list[Row]) -> list[Row]:
         """Mark rows pending under this run, in one transaction; skip any another run got first."""

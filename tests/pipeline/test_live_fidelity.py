@@ -12,6 +12,7 @@ import subprocess
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from pipelines.cli import main
@@ -21,6 +22,7 @@ from tests.support.cli import TEMPO_SYNC, clean_environment
 from tests.support.sync import SyncHarness
 
 DAY = date(2025, 3, 5)
+NEXT_DAY = date(2025, 3, 6)
 MAX_RUNS = 5
 
 
@@ -136,3 +138,47 @@ def test_tempo_sync_run_names_the_rights_it_could_not_check_and_syncs(
     assert any("could not check that the source token's user holds" in line for line in warnings)
     assert any("log work for the authors" in line and "answered 403" in line for line in warnings)
     assert "total" in output.out
+
+
+def test_an_issue_whose_worklogs_cannot_be_read_leaves_the_other_issues_to_load(
+    make_harness: HarnessFactory,
+) -> None:
+    harness = make_harness(destination_tempo=False)
+    assert harness.run(DAY).success
+    # A worklog whose create had no known outcome, on a destination issue deleted since: reading
+    # that issue's worklogs to reconcile answers 404. Its id sorts it first among the issues.
+    (tempo_id,) = harness.query("select min(tempo_worklog_id) from sync.worklog_links")[0]
+    with duckdb.connect(str(harness.duckdb_path)) as connection:
+        connection.execute(
+            "update sync.worklog_links set state = 'pending', destination_issue_id = 1"
+            " where tempo_worklog_id = ?",
+            [tempo_id],
+        )
+        connection.execute(
+            "update replica.worklogs set destination_issue_id = 1 where tempo_worklog_id = ?", [tempo_id]
+        )
+    result = harness.run(DAY, NEXT_DAY, raise_on_error=False)
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    message = failure.event_specific_data.error.message  # type: ignore[union-attr]
+    assert "1 worklog(s) could not be confirmed on the destination" in message
+    assert str(tempo_id) in message
+    # Every worklog of the next day was loaded all the same.
+    with harness.sandbox.admin() as admin:
+        expected = sum(
+            1
+            for s in admin.scenarios("source", NEXT_DAY, NEXT_DAY)
+            if s["visible"] and s["expected"] == "synced"
+        )
+    states = dict(
+        harness.query(
+            "select l.state, count(*) from sync.worklog_links l"
+            " join replica.worklogs r using (tempo_worklog_id) where r.work_date = ? group by 1",
+            [NEXT_DAY],
+        )
+    )
+    assert states == {"created": expected}
+    assert (
+        harness.scalar("select state from sync.worklog_links where tempo_worklog_id = ?", [tempo_id])
+        == "pending"
+    )
