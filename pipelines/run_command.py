@@ -13,6 +13,7 @@ import dagster as dg
 import duckdb
 
 from pipelines import sandbox_mode
+from pipelines.report import REPORTED_TABLES, day_reports, render, unchecked_rights
 from pipelines.settings import Mode, SettingsError, load_settings
 from replication.scope import Scope
 from resources.policy import PolicyError
@@ -102,8 +103,6 @@ def run_command(args: argparse.Namespace) -> int:
 def _print_report(warehouse: Warehouse, run_id: str, scope: Scope) -> None:
     """The per-day table, after the rights the preflight could not check. A run that failed before
     the file held its tables (an unusable path, say) has no table: its step error says why."""
-    from pipelines.report import REPORTED_TABLES, day_reports, render, unchecked_rights  # noqa: PLC0415
-
     if not Path(warehouse.database).is_file():
         return
     try:
