@@ -1,11 +1,13 @@
 """Load: ready replica rows become worklogs on the destination, exactly once, through the ledger."""
 
+from collections import Counter
+
 import dagster as dg
 
 from assets.steps import SYNC_STEP, metered, recorded_step, scope_of, table_metadata
 from assets.transform import worklog_replica
 from pipelines.progress import progress_message
-from replication.load import Destination, JiraDestination, LoadCounts, TempoDestination, load
+from replication.load import OUTCOMES, Destination, JiraDestination, LoadCounts, TempoDestination, load
 from resources.jira import JiraClient
 from resources.policy import SyncPolicy
 from resources.tempo import TempoClient
@@ -68,58 +70,51 @@ def destination_worklogs(
             run_is_active=run_is_active,
             on_progress=lambda done, total: context.log.info(progress_message("load", done, total)),
         )
-        counts.update(created=result.created, adopted=result.adopted, already_synced=result.already_synced,
-                      rejected=result.rejected, pending=result.pending, unconfirmed=result.unconfirmed,
-                      busy=result.busy, not_attempted=result.not_attempted,
-                      by_day={day: dict(c) for day, c in result.by_day.items()},
+        totals = result.totals()
+        counts.update({outcome: totals[outcome] for outcome in OUTCOMES},
+                      by_day={day: dict(c) for day, c in result.by_day().items()},
                       api_calls=calls)  # fmt: skip
-        if result.pending or result.unconfirmed or result.stopped:
-            left = {
-                "created": result.created,
-                "pending": result.pending,
-                "unconfirmed": result.unconfirmed,
-                "not_attempted": result.not_attempted,
-            }
-            raise dg.Failure(_unfinished(result), metadata=left)
+        if totals["pending"] or totals["unconfirmed"] or result.stopped:
+            left = {name: totals[name] for name in ("created", "pending", "unconfirmed", "not_attempted")}
+            raise dg.Failure(_unfinished(result, totals), metadata=left)
         if destination_tempo.token:
             _link_jira_ids(destination_tempo, warehouse)
-    if result.rejected:
+    if totals["rejected"]:
         context.log.warning(
-            f"{result.rejected} worklog(s) rejected by the destination; see sync.worklog_links"
+            f"{totals['rejected']} worklog(s) rejected by the destination; see sync.worklog_links"
         )
+    synced = totals["created"] + totals["adopted"] + totals["already_synced"]
     return dg.MaterializeResult(
         metadata={
-            **table_metadata(
-                warehouse, "sync.worklog_links", result.created + result.adopted + result.already_synced
-            ),
-            "created": result.created,
-            "adopted_after_unknown_outcome": result.adopted,
-            "already_synced": result.already_synced,
-            "rejected": result.rejected,
-            "claimed_by_another_run": result.busy,
+            **table_metadata(warehouse, "sync.worklog_links", synced),
+            "created": totals["created"],
+            "adopted_after_unknown_outcome": totals["adopted"],
+            "already_synced": totals["already_synced"],
+            "rejected": totals["rejected"],
+            "claimed_by_another_run": totals["busy"],
             "api_calls": dg.MetadataValue.json(dict(calls)),
         }
     )
 
 
-def _unfinished(result: LoadCounts) -> str:
+def _unfinished(result: LoadCounts, totals: Counter[str]) -> str:
     """Why the load did not finish, naming the source worklogs left in doubt (the rest was loaded)."""
     parts = []
-    if result.unconfirmed:
+    if totals["unconfirmed"]:
         parts.append(
-            f"{result.unconfirmed} worklog(s) are unconfirmed: the destination holds worklogs that may be"
+            f"{totals['unconfirmed']} worklog(s) are unconfirmed: the destination holds worklogs that may be"
             " their copies in another form, so they were not sent again; look at each with `tempo-sync"
             " trace ID`, then run `tempo-sync settle ID --adopt DESTINATION_ID` or `--resend`"
             f" ({_named(result.with_outcome('unconfirmed'))})"
         )
-    if result.pending:
+    if totals["pending"]:
         parts.append(
-            f"{result.pending} worklog(s) could not be confirmed on the destination; they stay pending in the"
-            " ledger and are reconciled (never resent blindly) on the next run"
+            f"{totals['pending']} worklog(s) could not be confirmed on the destination; they stay pending in"
+            " the ledger and are reconciled (never resent blindly) on the next run"
             f" ({_named(result.with_outcome('pending'))})"
         )
     if result.stopped:
-        parts.append(f"{result.stopped}; {result.not_attempted} more worklog(s) wait for the next run")
+        parts.append(f"{result.stopped}; {totals['not_attempted']} more worklog(s) wait for the next run")
     return ". ".join(parts)
 
 

@@ -75,30 +75,43 @@ class IssueUnreadableError(RuntimeError):
     """One destination issue's worklogs cannot be read (a definite refusal); the other issues go on."""
 
 
+# What became of a row the load looked at.
+OUTCOMES = (
+    "created",
+    "adopted",  # created by a send whose answer was lost, found on the destination
+    "already_synced",
+    "rejected",
+    "pending",  # outcome unknown; the next run reconciles them
+    "unconfirmed",  # a destination worklog may be their copy; a person settles them
+    "busy",  # claimed by another run that is still working on them
+    "not_attempted",  # left for the next run after the destination became unavailable
+)
+
+
 @dataclass
 class LoadCounts:
-    created: int = 0
-    adopted: int = 0
-    already_synced: int = 0
-    rejected: int = 0
-    pending: int = 0  # outcome unknown; the next run reconciles them
-    unconfirmed: int = 0  # a destination worklog may be their copy; a person settles them
-    busy: int = 0  # claimed by another run that is still working on them
-    not_attempted: int = 0  # left for the next run after the destination became unavailable
+    """Each row's outcome, by source Tempo id, with its work date; the counts derive from it."""
+
     stopped: str | None = None  # why the load stopped early
-    by_day: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-    outcomes: dict[int, str] = field(default_factory=dict)  # by source Tempo id
+    outcomes: dict[int, tuple[str, str]] = field(default_factory=dict)  # id -> (work date, outcome)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def note(self, row: Mapping[str, Any], outcome: str) -> None:
         with self._lock:  # issues are loaded by several threads
-            setattr(self, outcome, getattr(self, outcome) + 1)
-            self.by_day[str(row["work_date"])][outcome] += 1
-            self.outcomes[int(row["tempo_worklog_id"])] = outcome
+            self.outcomes[int(row["tempo_worklog_id"])] = (str(row["work_date"]), outcome)
+
+    def totals(self) -> Counter[str]:
+        return Counter(outcome for _, outcome in self.outcomes.values())
+
+    def by_day(self) -> dict[str, Counter[str]]:
+        days: dict[str, Counter[str]] = defaultdict(Counter)
+        for day, outcome in self.outcomes.values():
+            days[day][outcome] += 1
+        return dict(days)
 
     def with_outcome(self, outcome: str) -> list[int]:
         """The source Tempo ids of the rows that ended with this outcome, in order."""
-        return sorted(tempo_id for tempo_id, noted in self.outcomes.items() if noted == outcome)
+        return sorted(tempo_id for tempo_id, (_, noted) in self.outcomes.items() if noted == outcome)
 
 
 class Destination(ABC):
