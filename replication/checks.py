@@ -12,6 +12,7 @@ from typing import Any
 
 import duckdb
 
+from replication.ledger import ID_COLUMN
 from replication.privacy import mask_email
 from replication.scope import Scope
 
@@ -143,7 +144,7 @@ class LinkedSeconds:
 
 
 def linked_seconds(connection: duckdb.DuckDBPyConnection, scope: Scope, target: str) -> list[LinkedSeconds]:
-    id_column = "destination_tempo_worklog_id" if target == "tempo" else "destination_jira_worklog_id"
+    id_column = ID_COLUMN[target]
     rows = connection.execute(f"""
         select l.destination_issue_id, r.destination_author_account_id, list(l.{id_column} order by 1),
                sum(r.time_spent_seconds)
