@@ -20,11 +20,10 @@ from pipelines.cli import main
 from sandbox.config import Faults, Profile
 from tests.pipeline.conftest import HarnessFactory
 from tests.support.exactly_once import assert_exactly_once
-from tests.support.sync import SyncHarness
+from tests.support.sync import SyncHarness, created_by
 
 DAY = date(2025, 3, 5)
 NEXT_DAY = date(2025, 3, 6)
-MAX_RUNS = 6
 # Switches that can only matter to one kind of destination: Tempo writes, or Jira worklogs.
 TEMPO_WRITES = {"missing_start_time", "description_whitespace", "billable", "bulk_with_bad_items"}
 JIRA_WORKLOGS = {"jira_started", "worklog_properties"}
@@ -53,21 +52,6 @@ def _cases() -> list[Any]:
     return cases
 
 
-def _sync_until_success(harness: SyncHarness, first: date, last: date) -> list[bool]:
-    outcomes: list[bool] = []
-    while not any(outcomes):
-        assert len(outcomes) < MAX_RUNS, f"no run succeeded in {MAX_RUNS} runs"
-        outcomes.append(harness.run(first, last, raise_on_error=False).success)
-    return outcomes
-
-
-def _created(result: Any) -> int:
-    return sum(
-        int(m.metadata["created"].value)
-        for m in result.asset_materializations_for_node("destination_worklogs")
-    )
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(("destination_tempo", "switches"), _cases())
 def test_lost_answers_and_reruns_leave_exactly_one_copy_with_its_fields_under_every_reading(
@@ -76,10 +60,10 @@ def test_lost_answers_and_reruns_leave_exactly_one_copy_with_its_fields_under_ev
     service = "tempo" if destination_tempo else "jira"
     faults = Faults(share_lost_post=0.35, targets=(f"destination/{service}",), seed=11)
     harness = make_harness(profile=Profile(**switches), destination_tempo=destination_tempo, faults=faults)
-    _sync_until_success(harness, DAY, DAY)
+    harness.run_until_success(DAY)
     rerun = harness.run(DAY)  # still losing answers
     assert rerun.success
-    assert _created(rerun) == 0
+    assert created_by(rerun) == 0
     with harness.sandbox.admin() as admin:
         assert admin.stats()["faults"].get("lost_response", 0) > 0
     assert harness.scalar("select count(*) from sync.events where event = 'unknown_outcome'") > 0
@@ -117,10 +101,10 @@ def test_a_bulk_call_with_refused_items_doubles_and_loses_nothing_however_it_is_
 ) -> None:
     faults = Faults(share_lost_post=0.2, targets=("destination/tempo",), seed=5)
     harness = make_harness(profile=Profile(**switches), faults=faults)
-    _sync_until_success(harness, DAY, DAY)
+    harness.run_until_success(DAY)
     accounts = _deactivate_every_other_author(harness)
     assert accounts
-    _sync_until_success(harness, NEXT_DAY, NEXT_DAY)
+    harness.run_until_success(NEXT_DAY)
     refused = dict(
         harness.query(
             "select r.destination_author_account_id, count(*) from sync.worklog_links l"
@@ -142,6 +126,6 @@ def test_a_bulk_call_with_refused_items_doubles_and_loses_nothing_however_it_is_
 
     assert main(["retry"]) == 0
     capsys.readouterr()
-    _sync_until_success(harness, NEXT_DAY, NEXT_DAY)
+    harness.run_until_success(NEXT_DAY)
     assert harness.run(DAY, NEXT_DAY).success
     assert assert_exactly_once(harness, DAY, NEXT_DAY) > 40

@@ -22,7 +22,7 @@ from sandbox.config import DataKnobs, Faults
 from tests.pipeline.conftest import HarnessFactory
 from tests.support.exactly_once import issue_keys, tempo_listing
 from tests.support.fields import fingerprint
-from tests.support.sync import SyncHarness
+from tests.support.sync import created_by
 
 FIRST, LAST = date(2025, 3, 3), date(2025, 3, 7)
 WORKLOGS_PER_DAY = 420  # 2,100 source worklogs over the five days
@@ -35,28 +35,10 @@ FAULTS = Faults(
     retry_after_seconds=1,
     seed=5,
 )
-# Each failed run leaves fewer rows pending; far fewer runs than this are ever needed.
-MAX_RUNS = 8
 
 
 def _days(first: date, last: date) -> list[date]:
     return [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
-
-
-def _sync_until_success(harness: SyncHarness, first: date, last: date) -> tuple[list[bool], int]:
-    """Run the job over the dates until a run succeeds: every run's success, in order, and how
-    many worklogs the successful run created."""
-    outcomes: list[bool] = []
-    while len(outcomes) < MAX_RUNS:
-        result = harness.run(first, last, raise_on_error=False)
-        outcomes.append(result.success)
-        if result.success:
-            created = sum(
-                int(m.metadata["created"].value)
-                for m in result.asset_materializations_for_node("destination_worklogs")
-            )
-            return outcomes, created
-    pytest.fail(f"no run succeeded in {MAX_RUNS} runs: {outcomes}")
 
 
 @pytest.mark.slow
@@ -68,9 +50,9 @@ def test_under_faults_every_eligible_worklog_arrives_exactly_once_and_the_rest_h
     )
     # Day by day, as the schedule runs them (each day's creates are one bulk call per issue, so
     # the faults meet a few hundred creates), then the whole range again.
-    runs = [_sync_until_success(harness, day, day)[0] for day in _days(FIRST, LAST)]
-    reruns, created_again = _sync_until_success(harness, FIRST, LAST)
-    assert created_again == 0
+    runs = [[run.success for run in harness.run_until_success(day)] for day in _days(FIRST, LAST)]
+    reruns = harness.run_until_success(FIRST, LAST)
+    assert created_by(reruns[-1]) == 0
 
     with harness.sandbox.admin() as admin:
         faults = admin.stats()["faults"]

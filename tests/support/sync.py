@@ -11,6 +11,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 import httpx
+import pytest
 
 from pipelines.definitions import build_definitions
 from sandbox.config import CREDENTIALS
@@ -47,6 +48,18 @@ class SyncHarness:
             "dagster/asset_partition_range_end": date_to.isoformat(),
         }
         return job.execute_in_process(instance=self.instance, tags=tags, **options)
+
+    def run_until_success(
+        self, date_from: date, date_to: date | None = None, *, max_runs: int = 8
+    ) -> list[dg.ExecuteInProcessResult]:
+        """Run the job over the dates until a run succeeds, as the schedule retries a failed date
+        (a run fails while rows stay in doubt; the next reconciles them): every run, in order."""
+        runs: list[dg.ExecuteInProcessResult] = []
+        while not runs or not runs[-1].success:
+            if len(runs) == max_runs:
+                pytest.fail(f"no run succeeded in {max_runs} runs")
+            runs.append(self.run(date_from, date_to, raise_on_error=False))
+        return runs
 
     def query(
         self, sql: str, params: Sequence[object] | dict[str, object] | None = None
@@ -90,3 +103,11 @@ def _outcome(status: str, park_reason: str | None, ledger_state: str | None) -> 
     if status == "parked":
         return f"parked:{park_reason}"
     return str(ledger_state)
+
+
+def created_by(result: dg.ExecuteInProcessResult) -> int:
+    """How many worklogs a run created on the destination (over all its partitions)."""
+    return sum(
+        int(m.metadata["created"].value)
+        for m in result.asset_materializations_for_node("destination_worklogs")
+    )
