@@ -294,14 +294,8 @@ where l.state = 'created'
 
 
 def _progress(connection: duckdb.DuckDBPyConnection) -> str:
-    oldest, days, unsent, pending, unconfirmed, rejected = connection.execute(_UNSYNCED).fetchone() or (
-        None,
-        0,
-        0,
-        0,
-        0,
-        0,
-    )
+    row = connection.execute(_UNSYNCED).fetchone()
+    oldest, days, unsent, pending, unconfirmed, rejected = row or (None, 0, 0, 0, 0, 0)
     newest = _scalar(connection, _NEWEST_CREATED)
     if oldest is None:
         unsynced = "none"
