@@ -7,9 +7,9 @@ import dagster as dg
 
 from assets.extract import source_worklogs
 from assets.load import destination_worklogs
+from assets.partitions import work_days
 from assets.steps import DUCKDB_POOL, scope_of
 from assets.transform import worklog_replica
-from pipelines.partitions import work_days
 from replication import checks
 from resources.jira import JiraClient
 from resources.policy import SyncPolicy

@@ -2,8 +2,8 @@
 
 import dagster as dg
 
+from assets.progress import progress_message
 from assets.steps import SYNC_STEP, metered, recorded_step, scope_of, table_metadata
-from pipelines.progress import progress_message
 from replication import directory, extract, preflight
 from replication.scope import Scope
 from resources.http import RawPage

@@ -4,10 +4,18 @@ from collections import Counter
 
 import dagster as dg
 
+from assets.progress import progress_message
 from assets.steps import SYNC_STEP, metered, recorded_step, scope_of, table_metadata
 from assets.transform import worklog_replica
-from pipelines.progress import progress_message
-from replication.load import OUTCOMES, Destination, JiraDestination, LoadCounts, TempoDestination, load
+from replication.load import (
+    OUTCOMES,
+    Destination,
+    JiraDestination,
+    LoadCounts,
+    TempoDestination,
+    link_jira_ids,
+    load,
+)
 from resources.jira import JiraClient
 from resources.policy import SyncPolicy
 from resources.tempo import TempoClient
@@ -78,7 +86,7 @@ def destination_worklogs(
             left = {name: totals[name] for name in ("created", "pending", "unconfirmed", "not_attempted")}
             raise dg.Failure(_unfinished(result, totals), metadata=left)
         if destination_tempo.token:
-            _link_jira_ids(destination_tempo, warehouse)
+            link_jira_ids(destination_tempo, warehouse)
     if totals["rejected"]:
         context.log.warning(
             f"{totals['rejected']} worklog(s) rejected by the destination; see sync.worklog_links"
@@ -122,24 +130,3 @@ def _named(tempo_ids: list[int]) -> str:
     shown = ", ".join(str(tempo_id) for tempo_id in tempo_ids[:NAMED_IN_DOUBT])
     more = len(tempo_ids) - NAMED_IN_DOUBT
     return f"source Tempo ids {shown}" + (f" and {more} more" if more > 0 else "")
-
-
-def _link_jira_ids(tempo: TempoClient, warehouse: Warehouse) -> None:
-    """Fill in the Jira worklog ids of the Tempo worklogs created on the destination."""
-    with warehouse.get_connection() as connection:
-        ids = [
-            row[0]
-            for row in connection.execute(
-                "select destination_tempo_worklog_id from sync.worklog_links where state = 'created'"
-                " and destination_jira_worklog_id is null and destination_tempo_worklog_id is not null"
-            ).fetchall()
-        ]
-    if not ids:
-        return
-    mapping = tempo.jira_worklog_ids(ids)
-    with warehouse.get_connection() as connection:
-        connection.executemany(
-            "update sync.worklog_links set destination_jira_worklog_id = ?"
-            " where destination_tempo_worklog_id = ?",
-            [[jira_id, tempo_id] for tempo_id, jira_id in mapping.items()],
-        )

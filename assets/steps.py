@@ -10,7 +10,7 @@ from typing import Any
 
 import dagster as dg
 
-from pipelines.partitions import work_days
+from assets.partitions import work_days
 from replication import lineage
 from replication.scope import Scope
 from resources.jira import JiraClient

@@ -123,7 +123,7 @@ def run_product(sandbox: Sandbox, first: date, last: date, *, policy: str = "") 
         env = with_bytecode(env)
         env.pop("DAGSTER_HOME", None)
         # The cache is warmed outside the measured time.
-        warm = [sys.executable, "-c", "import pipelines.definitions, pipelines.run_command"]
+        warm = [sys.executable, "-c", "import pipelines.definitions, cli.run"]
         subprocess.run(warm, env=env, cwd=work, capture_output=True, check=True)
         command = [TEMPO_SYNC, "run", "--from", first.isoformat(), "--to", last.isoformat()]
         started = time.perf_counter()

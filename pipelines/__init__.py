@@ -1,1 +1,2 @@
-"""The Dagster code location: definitions, partitions, jobs, schedules, settings and the CLI."""
+"""The Dagster code location (definitions, jobs, schedules, sensors, wiring); may import assets,
+replication, resources and sandbox, never cli."""

@@ -17,9 +17,9 @@ from pipelines.jobs import sync_worklogs
 from pipelines.progress import progress_bar
 from pipelines.schedules import daily_sync
 from pipelines.sensors import late_worklogs
-from pipelines.settings import Mode, load_settings
 from pipelines.wiring import build_resources
 from resources.policy import SyncPolicy
+from resources.settings import Mode, load_settings
 
 SYNC_ASSETS = [
     source_worklogs,
@@ -40,13 +40,7 @@ def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
         settings = sandbox_mode.on_sandbox(settings)
     policy = SyncPolicy.from_file(settings.config_path, source_site=settings.source.host)
     return dg.Definitions(
-        assets=[
-            source_worklogs,
-            source_directory,
-            destination_directory,
-            worklog_replica,
-            destination_worklogs,
-        ],
+        assets=SYNC_ASSETS,
         asset_checks=ALL_CHECKS,
         jobs=[sync_worklogs],
         schedules=[daily_sync],

@@ -7,18 +7,14 @@ the run's loggers, and this one redraws a single line on stderr for those messag
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from typing import TextIO
 
 import dagster as dg
 
-_PROGRESS = re.compile(r"progress: (?P<step>\S+) (?P<done>\d+)/(?P<total>\d+|\?)")
+from assets.progress import parse_progress
+
 _WIDTH = 30
-
-
-def progress_message(step: str, done: int, total: int | None) -> str:
-    return f"progress: {step} {done}/{total if total is not None else '?'}"
 
 
 class ProgressBar(logging.Handler):
@@ -30,17 +26,17 @@ class ProgressBar(logging.Handler):
         self._step: str | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
-        match = _PROGRESS.search(record.getMessage())
-        if match is None:
+        progress = parse_progress(record.getMessage())
+        if progress is None:
             return
-        step, done, total = match["step"], int(match["done"]), match["total"]
+        step, done, total = progress
         if self._step is not None and step != self._step:
             self.stream.write("\n")
         self._step = step
-        if total == "?":
+        if total is None:
             line = f"{step:<12} {done}"
         else:
-            share = done / int(total) if int(total) else 1.0
+            share = done / total if total else 1.0
             filled = round(share * _WIDTH)
             line = f"{step:<12} [{'#' * filled}{'.' * (_WIDTH - filled)}] {done}/{total}"
         self.stream.write(f"\r{line}")

@@ -12,7 +12,7 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
-from pipelines.settings import Settings, SiteSettings
+from resources.settings import Settings, SiteSettings
 from sandbox.config import SandboxConfig
 from sandbox.server import SandboxServer
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.partitions import SCHEDULE
 from pipelines.jobs import sync_worklogs
-from pipelines.partitions import SCHEDULE
 
 daily_sync = dg.build_schedule_from_partitioned_job(
     sync_worklogs,

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.partitions import work_days
 from pipelines.jobs import sync_worklogs
-from pipelines.partitions import work_days
 from resources.tempo import TempoClient
 from resources.warehouse import Warehouse, WarehouseBusyError, existing_tables
 

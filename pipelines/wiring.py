@@ -6,9 +6,9 @@ from typing import Any
 
 import dagster as dg
 
-from pipelines.settings import Mode, Settings, SiteSettings
 from resources.jira import JiraClient
 from resources.policy import SyncPolicy
+from resources.settings import Mode, Settings, SiteSettings
 from resources.tempo import TempoClient
 from resources.warehouse import Warehouse
 

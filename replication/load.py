@@ -776,3 +776,24 @@ def _json_list(value: object) -> list[Any]:
     if value is None:
         return []
     return list(json.loads(value)) if isinstance(value, str) else list(value)  # type: ignore[call-overload]
+
+
+def link_jira_ids(tempo: TempoClient, warehouse: Warehouse) -> None:
+    """Fill in the Jira worklog ids of the Tempo worklogs created on the destination."""
+    with warehouse.get_connection() as connection:
+        ids = [
+            row[0]
+            for row in connection.execute(
+                "select destination_tempo_worklog_id from sync.worklog_links where state = 'created'"
+                " and destination_jira_worklog_id is null and destination_tempo_worklog_id is not null"
+            ).fetchall()
+        ]
+    if not ids:
+        return
+    mapping = tempo.jira_worklog_ids(ids)
+    with warehouse.get_connection() as connection:
+        connection.executemany(
+            "update sync.worklog_links set destination_jira_worklog_id = ?"
+            " where destination_tempo_worklog_id = ?",
+            [[jira_id, tempo_id] for tempo_id, jira_id in mapping.items()],
+        )

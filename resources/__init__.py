@@ -1,1 +1,2 @@
-"""Typed clients for Tempo, Jira and the DuckDB warehouse, shared by the assets."""
+"""Typed clients for Tempo, Jira and the DuckDB warehouse, the settings and the policy; the bottom
+layer, which imports none of the other packages."""

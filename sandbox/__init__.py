@@ -1,4 +1,5 @@
-"""A local emulator of Tempo v4 and Jira Cloud v3 for a source and a destination site.
+"""A local emulator of Tempo v4 and Jira Cloud v3 for a source and a destination site; standalone,
+it imports none of the product's packages.
 
 Start it with ``uv run tempo-sync sandbox serve`` or, from Python::
 

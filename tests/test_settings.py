@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.settings import DEFAULT_TEMPO_URL, Mode, SettingsError, load_settings
+from resources.settings import DEFAULT_TEMPO_URL, Mode, SettingsError, load_settings
 
 LIVE = {
     "TEMPO_SYNC_MODE": "live",

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.cli import main
+from cli.main import main
 from tests.support.sandbox import follow_pages
 from tests.support.sync import SyncHarness
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.cli import main
+from cli.main import main
 from sandbox.config import Faults, Profile
 from tests.pipeline.conftest import HarnessFactory
 from tests.support.cli import TEMPO_SYNC, clean_environment

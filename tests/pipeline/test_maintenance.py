@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from pipelines.cli import main
+from cli.main import main
 from tests.support.refusals import deactivate_synced_authors, reactivate
 
 DAY = date(2025, 3, 5)

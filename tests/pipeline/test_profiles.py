@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.cli import main
+from cli.main import main
 from sandbox.config import Faults, Profile
 from tests.pipeline.conftest import HarnessFactory
 from tests.support.exactly_once import assert_exactly_once

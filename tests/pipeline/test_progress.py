@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 import logging
 
-from pipelines.progress import ProgressBar, progress_message
+from assets.progress import progress_message
+from pipelines.progress import ProgressBar
 
 
 def _record(message: str) -> logging.LogRecord:

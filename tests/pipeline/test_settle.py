@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.cli import main
+from cli.main import main
 from sandbox.config import Faults
 from tests.support.sync import SyncHarness
 

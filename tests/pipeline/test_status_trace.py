@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.cli import main
+from cli.main import main
 from resources.warehouse import Warehouse
 from tests.support.cli import TEMPO_SYNC
 from tests.support.locks import hold_write_lock

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from pipelines import maintenance_command, run_command, settle_command, status_command, trace_command
+from cli import maintenance, run, settle, status, trace
 from sandbox import cli as sandbox_cli
 
 
@@ -16,35 +16,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Replicate newly created Tempo worklogs from one Jira Cloud site to another.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    run_command.register(
+    run.register(
         commands.add_parser(
             "run",
             help="sync a range of work dates now, in this process, and print what happened per day",
             description="Materialize the sync job for the work dates (default: the last three days).",
         )
     )
-    status_command.register(
+    status.register(
         commands.add_parser(
             "status",
             help="recent runs, the ledger, parked worklogs and the oldest unsynced work date (read-only)",
             description="Summarize the DuckDB file named by the settings, read-only.",
         )
     )
-    trace_command.register(
+    trace.register(
         commands.add_parser(
             "trace",
             help="the whole story of one worklog, by its source or destination Tempo or Jira id (read-only)",
             description="Show the source row, resolution, ledger row, events and runs of one worklog.",
         )
     )
-    maintenance_command.register_retry(
+    maintenance.register_retry(
         commands.add_parser(
             "retry",
             help="let the next run send again the worklogs the destination rejected (after a fix there)",
             description="Mark rejected worklogs so that the next run of their work dates sends them again.",
         )
     )
-    settle_command.register(
+    settle.register(
         commands.add_parser(
             "settle",
             help="decide about an unconfirmed worklog: adopt its destination copy, or send it once more",
@@ -52,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             " (`tempo-sync trace ID`).",
         )
     )
-    maintenance_command.register_purge(
+    maintenance.register_purge(
         commands.add_parser(
             "purge-directory",
             help="remove the cached user directory (emails, names, time zones) from the DuckDB file",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.status_command import add_wait_option, run_on_warehouse
+from cli.status import add_wait_option, run_on_warehouse
 from replication import ledger
 
 

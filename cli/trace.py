@@ -16,8 +16,8 @@ from typing import Any
 
 import duckdb
 
-from pipelines.status_command import add_wait_option, partitions, run_on_warehouse
-from pipelines.tables import render_fields, render_table, text, truncate, utc
+from cli.status import add_wait_option, partitions, run_on_warehouse
+from cli.tables import render_fields, render_table, text, truncate, utc
 from replication.privacy import mask_email
 
 DESCRIPTION_WIDTH = 80

@@ -19,8 +19,8 @@ from typing import Any
 
 import duckdb
 
-from pipelines.settings import SettingsError, load_settings
-from pipelines.tables import duration, render_fields, render_table, text, truncate, utc
+from cli.tables import duration, render_fields, render_table, text, truncate, utc
+from resources.settings import SettingsError, load_settings
 from resources.warehouse import Warehouse, WarehouseBusyError
 
 DEFAULT_WAIT_SECONDS = 60.0

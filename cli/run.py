@@ -12,11 +12,11 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from cli.report import REPORTED_TABLES, day_reports, render, unchecked_rights
 from pipelines import sandbox_mode
-from pipelines.report import REPORTED_TABLES, day_reports, render, unchecked_rights
-from pipelines.settings import Mode, SettingsError, load_settings
 from replication.scope import Scope
 from resources.policy import PolicyError
+from resources.settings import Mode, SettingsError, load_settings
 from resources.warehouse import Warehouse, WarehouseBusyError, existing_tables
 
 DEFAULT_DAYS = 3
@@ -35,9 +35,9 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    from assets.partitions import work_days  # noqa: PLC0415
     from pipelines.crashed_runs import close_crashed_runs  # noqa: PLC0415 - after the warning filter
     from pipelines.definitions import build_definitions  # noqa: PLC0415
-    from pipelines.partitions import work_days  # noqa: PLC0415
 
     try:
         settings = load_settings(os.environ)

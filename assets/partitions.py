@@ -8,12 +8,12 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.settings import DEFAULT_START_DATE
 from resources.policy import Schedule
+from resources.settings import DEFAULT_START_DATE
 
 
 def _start_date() -> date:
-    # A malformed value is reported by pipelines.settings, together with every other problem.
+    # A malformed value is reported by resources.settings, together with every other problem.
     try:
         return date.fromisoformat(os.environ.get("TEMPO_SYNC_START_DATE", "").strip())
     except ValueError:

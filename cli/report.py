@@ -8,7 +8,7 @@ from datetime import date
 
 import duckdb
 
-from pipelines.tables import render_table
+from cli.tables import render_table
 from replication.scope import Scope
 
 _PER_DAY = """
