@@ -28,5 +28,8 @@ def _config_path() -> Path | None:
 SCHEDULE = Schedule.from_file(_config_path())
 
 # The work date is the worker's local date, which Tempo never shifts; the partitions' time zone
-# only decides when a day counts as over (and so when the schedule runs it).
-work_days = dg.DailyPartitionsDefinition(start_date=_start_date().isoformat(), timezone=SCHEDULE.timezone)
+# only decides when a day counts as over (and so when the schedule runs it). Today is a partition
+# too (end_offset=1), so the sensor can sync a worklog of today within minutes.
+work_days = dg.DailyPartitionsDefinition(
+    start_date=_start_date().isoformat(), timezone=SCHEDULE.timezone, end_offset=1
+)

@@ -1,5 +1,5 @@
-"""The schedule's tick picks the work date that just ended; the sensor finds late worklogs and asks
-for exactly their work dates, once."""
+"""The schedule's tick picks the work date that just ended; the sensor finds new worklogs of any
+work date and asks for their dates once, in one run, and waits while a run of the job is unfinished."""
 
 from __future__ import annotations
 
@@ -8,20 +8,27 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 import httpx
 
+from pipelines.jobs import sync_worklogs
 from pipelines.schedules import daily_sync
-from pipelines.sensors import OVERLAP, LateCursor, late_worklogs
+from pipelines.sensors import MAX_GAP, OVERLAP, LateCursor, late_worklogs
 from sandbox.config import CREDENTIALS
 from tests.support.locks import hold_write_lock
 from tests.support.sync import SyncHarness
 
 DAY = date(2025, 3, 5)
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 
 def test_the_daily_tick_runs_the_work_date_that_just_ended(harness):
-    schedule = harness.definitions().resolve_schedule_def(daily_sync.name)
+    definitions = harness.definitions()
+    assert daily_sync.name == "sync_worklogs_schedule"  # the name the README and the UI show
+    schedule = definitions.resolve_schedule_def(daily_sync.name)
     assert schedule.cron_schedule == "30 1 * * *"
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
-    context = dg.build_schedule_context(scheduled_execution_time=datetime(2025, 3, 6, 1, 30, tzinfo=UTC))
+    context = dg.build_schedule_context(
+        scheduled_execution_time=datetime(2025, 3, 6, 1, 30, tzinfo=UTC),
+        repository_def=definitions.get_repository_def(),
+    )
     result = schedule.evaluate_tick(context)
     assert [request.partition_key for request in result.run_requests or []] == ["2025-03-05"]
 
@@ -36,6 +43,31 @@ def _evaluate(harness: SyncHarness, cursor: str | None) -> dg.SensorResult:
         result = late_worklogs(context)
     assert isinstance(result, dg.SensorResult)
     return result
+
+
+def _ranges(result: dg.SensorResult) -> list[tuple[str, str]]:
+    """The work-date range of each run the tick asked for."""
+    return [(request.tags[RANGE_START], request.tags[RANGE_END]) for request in result.run_requests or []]
+
+
+def _source_reads(harness: SyncHarness) -> int:
+    with harness.sandbox.admin() as admin:
+        return admin.count("source", "tempo", "GET /4/worklogs")
+
+
+def _log_on_source(harness: SyncHarness, days: list[date]) -> list[int]:
+    """One new worklog per date, by a person and on an issue that sync (a normal scenario's)."""
+    with harness.sandbox.admin() as admin:
+        model = next(s for s in admin.scenarios("source", DAY, DAY) if s["scenario"] == "normal")
+    with harness.tempo("source") as tempo:
+        return [
+            tempo.post("/4/worklogs", json={
+                "authorAccountId": model["author_account_id"], "issueId": model["issue_id"],
+                "startDate": day.isoformat(), "startTime": "10:00:00", "timeSpentSeconds": 1800,
+                "description": f"Logged late for {day}",
+            }).raise_for_status().json()["tempoWorklogId"]
+            for day in days
+        ]  # fmt: skip
 
 
 def _unhandled_days(harness: SyncHarness, since: datetime) -> set[str]:
@@ -72,9 +104,12 @@ def test_late_worklogs_trigger_exactly_their_work_dates_and_only_once(harness):
 
     since = created - timedelta(minutes=30)
     first = _evaluate(harness, LateCursor(since).dump())
-    requested = {request.partition_key for request in first.run_requests or []}
-    assert DAY.isoformat() in requested
-    assert requested == _unhandled_days(harness, since)
+    unhandled = sorted(_unhandled_days(harness, since))
+    assert DAY.isoformat() in unhandled
+    # Every unhandled date is in a requested range, and every range starts and ends on one.
+    ranges = _ranges(first)
+    assert all(any(start <= day <= end for start, end in ranges) for day in unhandled)
+    assert all(start in unhandled and end in unhandled for start, end in ranges)
     assert all(request.tags["tempo-sync/trigger"] == "late-worklogs" for request in first.run_requests or [])
     assert str(late["tempo_id"]) in LateCursor.parse(first.cursor).requested
 
@@ -89,7 +124,72 @@ def test_late_worklogs_trigger_exactly_their_work_dates_and_only_once(harness):
         == "created"
     )
     fresh = _evaluate(harness, LateCursor(since).dump())
-    assert DAY.isoformat() not in {request.partition_key for request in fresh.run_requests or []}
+    assert all(not start <= DAY.isoformat() <= end for start, end in _ranges(fresh))
+
+
+def test_worklogs_on_several_dates_are_one_run_and_a_run_of_that_range_handles_them(harness):
+    far = DAY - timedelta(days=4) - MAX_GAP - timedelta(days=1)
+    days = [DAY - timedelta(days=4), DAY, DAY - timedelta(days=2), far]
+    assert harness.run(far, DAY).success  # everything already there is handled
+    since = datetime.now(UTC)
+    with harness.sandbox.admin() as admin:
+        admin.freeze_clock(since + timedelta(minutes=1))
+    created = _log_on_source(harness, days)
+
+    result = _evaluate(harness, LateCursor(since).dump())
+    # The three near dates are one run; the date more than MAX_GAP before them is a run of its own.
+    assert _ranges(result) == [(far.isoformat(), far.isoformat()), ("2025-03-01", "2025-03-05")]
+    assert set(LateCursor.parse(result.cursor).requested) == {str(i) for i in created}
+
+    # The range's run, as the daemon starts it from those tags, creates the three worklogs.
+    assert harness.run(DAY - timedelta(days=4), DAY).success
+    states = dict(harness.query(
+        "select tempo_worklog_id, state from sync.worklog_links where tempo_worklog_id in ?", [created]
+    ))  # fmt: skip
+    assert states == dict.fromkeys(created[:3], "created")
+
+
+def test_a_tick_waits_without_a_request_while_a_run_of_the_job_is_unfinished(harness):
+    assert harness.run(DAY).success
+    since = datetime.now(UTC)
+    with harness.sandbox.admin() as admin:
+        admin.freeze_clock(since + timedelta(minutes=1))
+    created = _log_on_source(harness, [DAY])
+    # A run as the daemon records it before its process starts.
+    unfinished = harness.instance.create_run_for_job(
+        harness.definitions().resolve_job_def(sync_worklogs.name), status=dg.DagsterRunStatus.NOT_STARTED
+    )
+    reads = _source_reads(harness)
+    resources = harness.definitions().resources
+    with dg.build_sensor_context(
+        cursor=LateCursor(since).dump(),
+        instance=harness.instance,
+        resources={"source_tempo": resources["source_tempo"], "warehouse": resources["warehouse"]},
+    ) as context:
+        waiting = late_worklogs(context)
+    assert isinstance(waiting, dg.SkipReason)
+    assert unfinished.run_id in (waiting.skip_message or "")
+    assert context.cursor == LateCursor(since).dump()
+    assert _source_reads(harness) == reads  # Tempo was not asked
+
+    # Once that run has ended, the next tick reads once and asks for the worklog's date.
+    harness.instance.report_run_canceled(unfinished)
+    result = _evaluate(harness, LateCursor(since).dump())
+    assert _ranges(result) == [(DAY.isoformat(), DAY.isoformat())]
+    assert set(LateCursor.parse(result.cursor).requested) == {str(created[0])}
+    assert _source_reads(harness) == reads + 1
+
+
+def test_a_tick_that_finds_nothing_new_costs_one_request_and_asks_for_no_run(harness):
+    assert harness.run(DAY).success
+    since = datetime.now(UTC)
+    with harness.sandbox.admin() as admin:
+        admin.freeze_clock(since + timedelta(minutes=1))
+    first = _evaluate(harness, LateCursor(since).dump())
+    reads = _source_reads(harness)
+    second = _evaluate(harness, first.cursor)
+    assert not second.run_requests
+    assert _source_reads(harness) == reads + 1
 
 
 def test_a_tick_skips_without_moving_its_cursor_while_a_run_writes_the_ledger(harness):
@@ -102,6 +202,7 @@ def test_a_tick_skips_without_moving_its_cursor_while_a_run_writes_the_ledger(ha
         resources = harness.definitions().resources
         with dg.build_sensor_context(
             cursor=LateCursor(since).dump(),
+            instance=harness.instance,
             resources={"source_tempo": resources["source_tempo"], "warehouse": resources["warehouse"]},
         ) as context:
             result = late_worklogs(context)
