@@ -1,182 +1,61 @@
-"""The DuckDB warehouse: ordered migrations and short connections that wait for the file lock.
+"""The DuckDB warehouse as a Dagster resource: a thin wrapper over :mod:`resources.duckdb_file`.
 
-DuckDB lets one process at a time open a file for writing, and another process cannot even read
-it meanwhile. So every connection here is short (one batch of work, never across an HTTP call),
-and opening one retries with backoff for as long as another run may reasonably hold the file.
-
-DuckDB names a database file's catalog after the file's stem, so a file called ``sync.duckdb``
-would make every ``sync.<table>`` ambiguous between the catalog and the schema (likewise ``raw``,
-``replica``, ...). The file is therefore attached under a fixed catalog name, whatever it is called.
+The connections, the wait for the file lock and the migrations live in that Dagster-free module,
+so that the read-only commands can open the file without importing Dagster.
 """
 
 from __future__ import annotations
 
-import hashlib
-import logging
-import random
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
 
 import duckdb
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from resources.migrations import MIGRATIONS
+from resources.duckdb_file import (
+    DEFAULT_LOCK_WAIT_SECONDS,
+    DEFAULT_MEMORY_LIMIT,
+    DuckDBFile,
+    WarehouseBusyError,
+    existing_tables,
+    migrate,
+)
 
-logger = logging.getLogger(__name__)
-
-# The catalog the file is attached as; no schema of ours has this name.
-CATALOG = "tempo_sync"
-
-_migrated: set[str] = set()  # database paths already migrated by this process
-_migrate_lock = threading.Lock()
-# A process's connections to a file share one named in-memory DuckDB instance that holds the file
-# attached (DuckDB refuses to attach one file to two instances of a process). Opening while another
-# thread closes the last one fails ("already attached"), so threads open and close in turn.
-_attach_lock = threading.Lock()
-
-
-class WarehouseBusyError(RuntimeError):
-    """Another process kept the DuckDB file locked for longer than the wait allows."""
+__all__ = ["Warehouse", "WarehouseBusyError", "existing_tables", "migrate"]
 
 
 class Warehouse(DuckDBResource):
     """The product's DuckDB file: raw, directory, replica, sync (the ledger) and lineage schemas."""
 
     lock_wait_seconds: float = Field(
-        default=600.0, description="how long to wait for another process to release the DuckDB file"
+        default=DEFAULT_LOCK_WAIT_SECONDS,
+        description="how long to wait for another process to release the DuckDB file",
     )
     memory_limit: str = Field(
-        default="512MB",
+        default=DEFAULT_MEMORY_LIMIT,
         description="how much memory DuckDB may use in this process (a DuckDB size such as '2GB'); a "
         "statement that needs more spills to a temporary file. DuckDB's own default, 80% of the "
         "machine's memory, let a million-worklog publish grow the process past 6 GB",
     )
 
+    def file(self) -> DuckDBFile:
+        config = {"memory_limit": self.memory_limit, **self.connection_config}
+        return DuckDBFile(self.database, self.lock_wait_seconds, config)
+
     @contextmanager
     def get_connection(self, wait_seconds: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
         """A write connection on a migrated database; close it before any remote call.
         ``wait_seconds`` bounds the wait for another writer (default: ``lock_wait_seconds``)."""
-        self._migrate_once(wait_seconds)
-        connection = self._open(read_only=False, wait_seconds=wait_seconds)
-        try:
+        with self.file().write_connection(wait_seconds) as connection:
             yield connection
-        finally:
-            _close(connection)
 
     @contextmanager
     def read_connection(self, wait_seconds: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-only connection, for reports and sensors; ``wait_seconds`` bounds the wait for a
         writer to finish (default: ``lock_wait_seconds``)."""
-        connection = self._open(read_only=True, wait_seconds=wait_seconds)
-        try:
+        with self.file().read_connection(wait_seconds) as connection:
             yield connection
-        finally:
-            _close(connection)
 
     def schema_version(self) -> int:
-        with self.get_connection() as connection:
-            row = connection.execute("select max(version) from meta.migrations").fetchone()
-        return int(row[0]) if row and row[0] is not None else 0
-
-    def _migrate_once(self, wait_seconds: float | None = None) -> None:
-        path = str(Path(self.database).resolve())
-        if path in _migrated:
-            return
-        with _migrate_lock:
-            if path in _migrated:
-                return
-            Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-            connection = self._open(read_only=False, wait_seconds=wait_seconds)
-            try:
-                migrate(connection)
-            finally:
-                _close(connection)
-            _migrated.add(path)
-
-    def _config(self) -> dict[str, Any]:
-        return {"memory_limit": self.memory_limit, **self.connection_config}
-
-    def _open(self, *, read_only: bool, wait_seconds: float | None = None) -> duckdb.DuckDBPyConnection:
-        wait = self.lock_wait_seconds if wait_seconds is None else wait_seconds
-        deadline = time.monotonic() + wait
-        delay = 0.05
-        while True:
-            try:
-                with _attach_lock:
-                    return _attached(self.database, read_only=read_only, config=self._config())
-            except duckdb.IOException as error:
-                if "lock" not in str(error).lower() or time.monotonic() > deadline:
-                    if "lock" in str(error).lower():
-                        raise WarehouseBusyError(
-                            f"the DuckDB file {self.database} stayed locked by another process for "
-                            f"{wait:.0f} s; wait for the other run to finish, or raise "
-                            "lock_wait_seconds"
-                        ) from error
-                    raise
-                logger.debug("DuckDB file %s is locked by another process; waiting", self.database)
-                time.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not security
-                delay = min(delay * 2, 2.0)
-
-
-def existing_tables(connection: duckdb.DuckDBPyConnection) -> set[str]:
-    """The ``schema.table`` names the file holds (none before its first migration)."""
-    rows = connection.execute(
-        "select table_schema || '.' || table_name from information_schema.tables"
-        " where table_catalog = current_database()"
-    ).fetchall()
-    return {name for (name,) in rows}
-
-
-def _attached(database: str, *, read_only: bool, config: dict[str, Any]) -> duckdb.DuckDBPyConnection:
-    """A connection whose default catalog is the file, attached as ``CATALOG``."""
-    path = str(Path(database).resolve())
-    mode = "read" if read_only else "write"
-    # Named in-memory instances are shared by the connections of a process and freed with the last.
-    instance = f":memory:tempo-sync-{mode}-{hashlib.sha256(path.encode()).hexdigest()[:16]}"
-    connection = duckdb.connect(instance, config=config)
-    try:
-        literal = "'" + path.replace("'", "''") + "'"
-        options = " (read_only)" if read_only else ""
-        connection.execute(f"attach if not exists {literal} as {CATALOG}{options}")
-        connection.execute(f"use {CATALOG}")
-    except BaseException:
-        connection.close()
-        raise
-    return connection
-
-
-def _close(connection: duckdb.DuckDBPyConnection) -> None:
-    with _attach_lock:
-        connection.close()
-
-
-def migrate(connection: duckdb.DuckDBPyConnection) -> list[int]:
-    """Apply the migrations this database has not seen yet, in order, each in one transaction."""
-    connection.execute("create schema if not exists meta")
-    connection.execute(
-        "create table if not exists meta.migrations ("
-        " version integer primary key, name varchar not null, applied_at timestamptz not null)"
-    )
-    done = {row[0] for row in connection.execute("select version from meta.migrations").fetchall()}
-    applied = []
-    for version, name, statements in MIGRATIONS:
-        if version in done:
-            continue
-        connection.execute("begin transaction")
-        try:
-            for statement in statements:
-                connection.execute(statement)
-            connection.execute(
-                "insert into meta.migrations values (?, ?, current_timestamp)", [version, name]
-            )
-            connection.execute("commit")
-        except BaseException:
-            connection.execute("rollback")
-            raise
-        applied.append(version)
-    return applied
+        return self.file().schema_version()
