@@ -1,72 +1,128 @@
-"""The ``tempo-sync`` command."""
+"""The ``tempo-sync`` command.
+
+Only the chosen command's module is imported (and its options registered): ``run`` loads Dagster
+and the code location, which takes seconds, while ``--help``, ``status`` and ``trace`` must answer
+at once. The other commands stay bare entries that only name themselves in the help.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
-from cli import maintenance, run, settle, status, trace
-from sandbox import cli as sandbox_cli
+
+def _run(parser: argparse.ArgumentParser) -> None:
+    from cli import run  # noqa: PLC0415 - imports Dagster; only when the command is run
+
+    run.register(parser)
+
+
+def _status(parser: argparse.ArgumentParser) -> None:
+    from cli import status  # noqa: PLC0415
+
+    status.register(parser)
+
+
+def _trace(parser: argparse.ArgumentParser) -> None:
+    from cli import trace  # noqa: PLC0415
+
+    trace.register(parser)
+
+
+def _retry(parser: argparse.ArgumentParser) -> None:
+    from cli import maintenance  # noqa: PLC0415
+
+    maintenance.register_retry(parser)
+
+
+def _settle(parser: argparse.ArgumentParser) -> None:
+    from cli import settle  # noqa: PLC0415
+
+    settle.register(parser)
+
+
+def _purge(parser: argparse.ArgumentParser) -> None:
+    from cli import maintenance  # noqa: PLC0415
+
+    maintenance.register_purge(parser)
+
+
+def _sandbox(parser: argparse.ArgumentParser) -> None:
+    from sandbox import cli as sandbox_cli  # noqa: PLC0415 - the web server's modules
+
+    sandbox_cli.register(parser)
+
+
+class _Command(NamedTuple):
+    name: str
+    register: Callable[[argparse.ArgumentParser], None]
+    help: str
+    description: str
+
+
+_COMMANDS = (
+    _Command(
+        "run",
+        _run,
+        "sync a range of work dates now, in this process, and print what happened per day",
+        "Materialize the sync job for the work dates (default: the last three days).",
+    ),
+    _Command(
+        "status",
+        _status,
+        "recent runs, the ledger, parked worklogs and the oldest unsynced work date (read-only)",
+        "Summarize the DuckDB file named by the settings, read-only.",
+    ),
+    _Command(
+        "trace",
+        _trace,
+        "the whole story of one worklog, by its source or destination Tempo or Jira id (read-only)",
+        "Show the source row, resolution, ledger row, events and runs of one worklog.",
+    ),
+    _Command(
+        "retry",
+        _retry,
+        "let the next run send again the worklogs the destination rejected (after a fix there)",
+        "Mark rejected worklogs so that the next run of their work dates sends them again.",
+    ),
+    _Command(
+        "settle",
+        _settle,
+        "decide about an unconfirmed worklog: adopt its destination copy, or send it once more",
+        "Settle a worklog the load could not confirm, after looking at its candidates"
+        " (`tempo-sync trace ID`).",
+    ),
+    _Command(
+        "purge-directory",
+        _purge,
+        "remove the cached user directory (emails, names, time zones) from the DuckDB file",
+        "Delete directory.users and directory.user_searches; runs fetch them again.",
+    ),
+    _Command(
+        "sandbox",
+        _sandbox,
+        "the local Tempo + Jira Cloud emulator (no accounts needed)",
+        "A faithful local emulator of a source and a destination site.",
+    ),
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(
         prog="tempo-sync",
         description="Replicate newly created Tempo worklogs from one Jira Cloud site to another.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    run.register(
-        commands.add_parser(
-            "run",
-            help="sync a range of work dates now, in this process, and print what happened per day",
-            description="Materialize the sync job for the work dates (default: the last three days).",
-        )
-    )
-    status.register(
-        commands.add_parser(
-            "status",
-            help="recent runs, the ledger, parked worklogs and the oldest unsynced work date (read-only)",
-            description="Summarize the DuckDB file named by the settings, read-only.",
-        )
-    )
-    trace.register(
-        commands.add_parser(
-            "trace",
-            help="the whole story of one worklog, by its source or destination Tempo or Jira id (read-only)",
-            description="Show the source row, resolution, ledger row, events and runs of one worklog.",
-        )
-    )
-    maintenance.register_retry(
-        commands.add_parser(
-            "retry",
-            help="let the next run send again the worklogs the destination rejected (after a fix there)",
-            description="Mark rejected worklogs so that the next run of their work dates sends them again.",
-        )
-    )
-    settle.register(
-        commands.add_parser(
-            "settle",
-            help="decide about an unconfirmed worklog: adopt its destination copy, or send it once more",
-            description="Settle a worklog the load could not confirm, after looking at its candidates"
-            " (`tempo-sync trace ID`).",
-        )
-    )
-    maintenance.register_purge(
-        commands.add_parser(
-            "purge-directory",
-            help="remove the cached user directory (emails, names, time zones) from the DuckDB file",
-            description="Delete directory.users and directory.user_searches; runs fetch them again.",
-        )
-    )
-    sandbox_cli.register(
-        commands.add_parser(
-            "sandbox",
-            help="the local Tempo + Jira Cloud emulator (no accounts needed)",
-            description="A faithful local emulator of a source and a destination site.",
-        )
-    )
-    args = parser.parse_args(argv)
+    # The command is the first word that is not an option: the top level has no option but --help.
+    chosen = next((word for word in arguments if not word.startswith("-")), None)
+    for command in _COMMANDS:
+        subparser = commands.add_parser(command.name, help=command.help, description=command.description)
+        if command.name == chosen:
+            command.register(subparser)
+    args = parser.parse_args(arguments)
     try:
         return args.handler(args)
     except KeyboardInterrupt:

@@ -8,24 +8,26 @@ file the same way, through :func:`open_warehouse`.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from cli.tables import duration, render_fields, render_table, text, truncate, utc
+from resources.duckdb_file import DuckDBFile, WarehouseBusyError, set_variables
 from resources.settings import SettingsError, load_settings
-from resources.warehouse import Warehouse, WarehouseBusyError
 
 DEFAULT_WAIT_SECONDS = 60.0
 DEFAULT_RUNS = 10
 STATES = ("created", "pending", "unconfirmed", "rejected")
+LOADED = ("created", "adopted", "already_synced", "rejected", "pending", "unconfirmed")
 TARGETS = ("tempo", "jira")
 ERROR_WIDTH = 60
 
@@ -73,10 +75,10 @@ def open_warehouse(
         raise CommandError(str(error), 2) from error
     if not path.is_file():
         raise CommandError(f"no DuckDB file at {path} yet; run `tempo-sync run` first", 2)
-    warehouse = Warehouse(database=str(path), lock_wait_seconds=wait_seconds)
+    file = DuckDBFile(str(path), lock_wait_seconds=wait_seconds)
     with ExitStack() as stack:
         try:
-            opened = warehouse.get_connection() if write else warehouse.read_connection()
+            opened = file.write_connection() if write else file.read_connection()
             connection = stack.enter_context(opened)
         except WarehouseBusyError as error:
             raise CommandError(
@@ -115,31 +117,56 @@ def register(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="how many of the latest runs to list (default: %(default)s)",
     )
+    parser.add_argument("--json", action="store_true", help="print the status as one JSON document")
     add_wait_option(parser)
     parser.set_defaults(handler=status_command)
 
 
 def status_command(args: argparse.Namespace) -> int:
     def show(path: Path, connection: duckdb.DuckDBPyConnection) -> int:
-        print(render_status(connection, path, max(args.runs, 0)))
+        status = read_status(connection, path, max(args.runs, 0))
+        print(json.dumps(status, indent=2, default=_json_value) if args.json else render_status(status))
         return 0
 
     return run_on_warehouse(args.wait, show)
 
 
-def render_status(connection: duckdb.DuckDBPyConnection, path: Path, runs: int) -> str:
-    """Every section of ``tempo-sync status``, blank lines between them."""
+def read_status(connection: duckdb.DuckDBPyConnection, path: Path, runs: int) -> dict[str, Any]:
+    """Everything ``tempo-sync status`` shows, as data (dates and instants as Python values)."""
     site = connection.execute("select site from meta.sites where role = 'source'").fetchone()
-    title = f"tempo-sync: status of {path}" + (f" (source site {site[0]})" if site else "")
+    return {
+        "duckdb": str(path),
+        "source_site": site[0] if site else None,
+        "runs": _runs(connection, runs),
+        "ledger": _ledger(connection),
+        "unconfirmed": _in_doubt(connection),
+        "replica": _replica(connection),
+        "progress": _progress(connection),
+    }
+
+
+def render_status(status: dict[str, Any]) -> str:
+    """Every section of ``tempo-sync status``, blank lines between them."""
+    site = status["source_site"]
+    title = f"tempo-sync: status of {status['duckdb']}" + (f" (source site {site})" if site else "")
     sections = (
         title,
-        _runs(connection, runs),
-        _ledger(connection),
-        _in_doubt(connection),
-        _replica(connection),
-        _progress(connection),
+        _render_runs(status["runs"]),
+        _render_ledger(status["ledger"]),
+        _render_in_doubt(status["unconfirmed"]),
+        _render_replica(status["replica"]),
+        _render_progress(status["progress"]),
     )
     return "\n\n".join(sections)
+
+
+def _json_value(value: object) -> str:
+    """Dates as ``YYYY-MM-DD``, instants in ISO 8601 (UTC) for ``--json``."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 _RUNS = """
@@ -154,44 +181,39 @@ select run_id, job_name, partition_start, partition_end, status, started_at,
     error
 from lineage.runs
 order by started_at desc
-limit $limit
+limit getvariable('latest')
 """
 
+_RUN_FIELDS = ("run_id", "job", "date_from", "date_to", "status", "started_at", "seconds", *LOADED, "error")
 
-def _runs(connection: duckdb.DuckDBPyConnection, limit: int) -> str:
+
+def _runs(connection: duckdb.DuckDBPyConnection, limit: int) -> dict[str, Any]:
+    """The latest runs, oldest first, with the counts of their load step."""
     total = int(_scalar(connection, "select count(*) from lineage.runs") or 0)
-    if not total:
+    set_variables(connection, latest=limit)
+    rows = connection.execute(_RUNS).fetchall() if total else []
+    return {"total": total, "latest": [dict(zip(_RUN_FIELDS, row, strict=True)) for row in reversed(rows)]}
+
+
+def _render_runs(runs: dict[str, Any]) -> str:
+    if not runs["total"]:
         return "runs: none yet"
-    rows = connection.execute(_RUNS, {"limit": limit}).fetchall()
-    header = (
-        "run",
-        "job",
-        "work dates",
-        "status",
-        "started (UTC)",
-        "took",
-        "created",
-        "adopted",
-        "already synced",
-        "rejected",
-        "pending",
-        "unconfirmed",
-        "error",
-    )
+    header = ("run", "job", "work dates", "status", "started (UTC)", "took", "created", "adopted",
+              "already synced", "rejected", "pending", "unconfirmed", "error")  # fmt: skip
     cells = [
         (
-            run_id[:8],
-            job,
-            partitions(start, end),
-            status,
-            utc(started),
-            duration(seconds),
-            *map(text, loaded),
-            truncate(error, ERROR_WIDTH) if status == "failed" else "",
+            run["run_id"][:8],
+            run["job"],
+            partitions(run["date_from"], run["date_to"]),
+            run["status"],
+            utc(run["started_at"]),
+            duration(run["seconds"]),
+            *(text(run[name]) for name in LOADED),
+            truncate(run["error"], ERROR_WIDTH) if run["status"] == "failed" else "",
         )
-        for run_id, job, start, end, status, started, seconds, *loaded, error in reversed(rows)
+        for run in runs["latest"]
     ]
-    title = f"runs: the last {len(rows)} of {total}, oldest first (counts from the load step)"
+    title = f"runs: the last {len(cells)} of {runs['total']}, oldest first (counts from the load step)"
     return title + "\n" + render_table(header, cells, right=range(5, 12))
 
 
@@ -202,52 +224,65 @@ def partitions(start: date | None, end: date | None) -> str:
     return str(start) if start == end else f"{start}..{text(end)}"
 
 
-def _ledger(connection: duckdb.DuckDBPyConnection) -> str:
+def _ledger(connection: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
+    """Worklogs by state, then by target, each with a total; the usual states and targets always."""
     rows = connection.execute(
         "select state, target, count(*) from sync.worklog_links group by all"
     ).fetchall()
     counts = Counter({(state, target): n for state, target, n in rows})
     states = [*STATES, *sorted({state for state, _ in counts} - set(STATES))]
     targets = [*TARGETS, *sorted({target for _, target in counts} - set(TARGETS))]
-    table = [[counts[state, target] for target in targets] for state in states]
-    totals = [sum(column) for column in zip(*table, strict=True)]
+    ledger = {state: {target: counts[state, target] for target in targets} for state in states}
+    ledger["total"] = {target: sum(ledger[state][target] for state in states) for target in targets}
+    for by_target in ledger.values():
+        by_target["total"] = sum(by_target.values())
+    return ledger
 
-    def cells(label: str, numbers: list[int]) -> tuple[str, ...]:
-        return (label, *map(str, numbers), str(sum(numbers)))
 
-    header = ("state", *targets, "total")
-    body = [cells(state, numbers) for state, numbers in zip(states, table, strict=True)]
+def _render_ledger(ledger: dict[str, dict[str, int]]) -> str:
+    *states, total = ledger
+    header = ("state", *ledger[total])
+
+    def cells(label: str) -> tuple[str, ...]:
+        return (label, *map(str, ledger[label].values()))
+
     title = "ledger (sync.worklog_links): worklogs by state and target"
-    return (
-        title + "\n" + render_table(header, body, right=range(1, len(header)), footer=cells("total", totals))
-    )
+    table = render_table(header, [cells(state) for state in states], right=range(1, len(header)),
+                         footer=cells(total))  # fmt: skip
+    return title + "\n" + table
 
 
 _IN_DOUBT = """
-select l.tempo_worklog_id, r.work_date, l.target, l.destination_issue_id, l.candidates, l.finished_at
+select l.tempo_worklog_id, r.work_date, l.target, l.destination_issue_id, coalesce(l.candidates, []),
+    l.finished_at
 from sync.worklog_links l
 left join replica.worklogs r on r.source_site = l.source_site and r.tempo_worklog_id = l.tempo_worklog_id
 where l.state = 'unconfirmed'
 order by r.work_date, l.tempo_worklog_id
 """
 
+_IN_DOUBT_FIELDS = ("source_worklog", "work_date", "target", "destination_issue", "possible_copies", "since")
 
-def _in_doubt(connection: duckdb.DuckDBPyConnection) -> str:
-    """The unconfirmed worklogs: what a person must decide, and how."""
-    rows = connection.execute(_IN_DOUBT).fetchall()
+
+def _in_doubt(connection: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """The unconfirmed worklogs: what a person must decide."""
+    return [dict(zip(_IN_DOUBT_FIELDS, row, strict=True)) for row in connection.execute(_IN_DOUBT).fetchall()]
+
+
+def _render_in_doubt(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "unconfirmed worklogs: none"
     header = ("source worklog", "work date", "target", "destination issue", "possible copies", "since (UTC)")
     cells = [
         (
-            str(tempo_id),
-            text(day),
-            target,
-            text(issue),
-            ", ".join(map(str, candidates or [])) or "-",
-            utc(since),
+            str(row["source_worklog"]),
+            text(row["work_date"]),
+            row["target"],
+            text(row["destination_issue"]),
+            ", ".join(map(str, row["possible_copies"])) or "-",
+            utc(row["since"]),
         )
-        for tempo_id, day, target, issue, candidates, since in rows
+        for row in rows
     ]
     title = (
         f"unconfirmed worklogs: {len(rows)}, never sent again by a run; look at each with"
@@ -256,18 +291,28 @@ def _in_doubt(connection: duckdb.DuckDBPyConnection) -> str:
     return title + "\n" + render_table(header, cells)
 
 
-def _replica(connection: duckdb.DuckDBPyConnection) -> str:
+def _replica(connection: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Replica rows by status (parked ones by reason too), and the quarantined source records."""
     rows = connection.execute(
         "select status, park_reason, count(*) from replica.worklogs group by all order by all"
     ).fetchall()
     by_status: dict[str, int] = {}
     for status, _, count in rows:
         by_status[status] = by_status.get(status, 0) + count
-    lines = [("ready", str(by_status.pop("ready", 0))), ("parked", str(by_status.pop("parked", 0)))]
-    lines += [(f"  {reason}", str(count)) for status, reason, count in rows if status == "parked"]
-    lines += [(status, str(count)) for status, count in sorted(by_status.items())]
-    quarantined = _scalar(connection, "select count(*) from raw.quarantine")
-    lines.append(("quarantined source records", str(quarantined)))
+    return {
+        "ready": by_status.pop("ready", 0),
+        "parked": by_status.pop("parked", 0),
+        "parked_by_reason": {reason: count for status, reason, count in rows if status == "parked"},
+        "other_statuses": dict(sorted(by_status.items())),
+        "quarantined": int(_scalar(connection, "select count(*) from raw.quarantine") or 0),
+    }
+
+
+def _render_replica(replica: dict[str, Any]) -> str:
+    lines = [("ready", str(replica["ready"])), ("parked", str(replica["parked"]))]
+    lines += [(f"  {reason}", str(count)) for reason, count in replica["parked_by_reason"].items()]
+    lines += [(status, str(count)) for status, count in replica["other_statuses"].items()]
+    lines.append(("quarantined source records", str(replica["quarantined"])))
     width = max(len(value) for _, value in lines)
     return "replica (replica.worklogs) and quarantine (raw.quarantine)\n" + render_fields(
         [(label, value.rjust(width)) for label, value in lines]
@@ -292,18 +337,28 @@ join sync.worklog_links l on l.source_site = r.source_site and l.tempo_worklog_i
 where l.state = 'created'
 """
 
+_UNSYNCED_FIELDS = ("oldest_unsynced_work_date", "unsynced_work_dates", "not_sent", "pending", "unconfirmed",
+                    "rejected")  # fmt: skip
 
-def _progress(connection: duckdb.DuckDBPyConnection) -> str:
-    row = connection.execute(_UNSYNCED).fetchone()
-    oldest, days, unsent, pending, unconfirmed, rejected = row or (None, 0, 0, 0, 0, 0)
+
+def _progress(connection: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """The oldest work date with ready worklogs not created yet (and why), the newest synced."""
+    row = connection.execute(_UNSYNCED).fetchone() or (None, 0, 0, 0, 0, 0)
     newest = _scalar(connection, _NEWEST_CREATED)
+    return {**dict(zip(_UNSYNCED_FIELDS, row, strict=True)), "newest_created_work_date": newest}
+
+
+def _render_progress(progress: dict[str, Any]) -> str:
+    oldest, days = progress["oldest_unsynced_work_date"], progress["unsynced_work_dates"]
     if oldest is None:
         unsynced = "none"
     else:
         unsynced = (
             f"{oldest} (ready worklogs not created yet, on {days} work date{'s' if days != 1 else ''}: "
-            f"{unsent} not sent, {pending} pending, {unconfirmed} unconfirmed, {rejected} rejected)"
+            f"{progress['not_sent']} not sent, {progress['pending']} pending, {progress['unconfirmed']}"
+            f" unconfirmed, {progress['rejected']} rejected)"
         )
+    newest = progress["newest_created_work_date"]
     return "progress\n" + render_fields(
         [
             ("oldest unsynced work date", unsynced),

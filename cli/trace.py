@@ -19,6 +19,7 @@ import duckdb
 from cli.status import add_wait_option, partitions, run_on_warehouse
 from cli.tables import render_fields, render_table, text, truncate, utc
 from replication.privacy import mask_email
+from resources.duckdb_file import set_variables
 
 DESCRIPTION_WIDTH = 80
 SHORT_RUN = 8
@@ -29,27 +30,31 @@ Record = dict[str, Any]
 _MATCHES = """
 select kind, tempo_worklog_id, min(n) as n from (
     select 'source Tempo worklog id' as kind, tempo_worklog_id, 1 as n
-    from raw.source_worklogs where tempo_worklog_id = $id
+    from raw.source_worklogs where tempo_worklog_id = getvariable('id')
     union all
-    select 'source Tempo worklog id', tempo_worklog_id, 1 from replica.worklogs where tempo_worklog_id = $id
+    select 'source Tempo worklog id', tempo_worklog_id, 1
+    from replica.worklogs where tempo_worklog_id = getvariable('id')
     union all
-    select 'source Tempo worklog id', tempo_worklog_id, 1 from sync.worklog_links where tempo_worklog_id = $id
+    select 'source Tempo worklog id', tempo_worklog_id, 1
+    from sync.worklog_links where tempo_worklog_id = getvariable('id')
     union all
-    select 'source Tempo worklog id', tempo_worklog_id, 1 from raw.quarantine where tempo_worklog_id = $id
-    union all
-    select 'source Jira worklog id', tempo_worklog_id, 2 from raw.source_worklogs where jira_worklog_id = $id
+    select 'source Tempo worklog id', tempo_worklog_id, 1
+    from raw.quarantine where tempo_worklog_id = getvariable('id')
     union all
     select 'source Jira worklog id', tempo_worklog_id, 2
-    from replica.worklogs where source_jira_worklog_id = $id
+    from raw.source_worklogs where jira_worklog_id = getvariable('id')
+    union all
+    select 'source Jira worklog id', tempo_worklog_id, 2
+    from replica.worklogs where source_jira_worklog_id = getvariable('id')
     union all
     select 'destination Tempo worklog id', tempo_worklog_id, 3
-    from sync.worklog_links where destination_tempo_worklog_id = $id
+    from sync.worklog_links where destination_tempo_worklog_id = getvariable('id')
     union all
     select 'destination Jira worklog id', tempo_worklog_id, 4
-    from sync.worklog_links where destination_jira_worklog_id = $id
+    from sync.worklog_links where destination_jira_worklog_id = getvariable('id')
     union all
     select 'possible destination copy', tempo_worklog_id, 5
-    from sync.worklog_links where list_contains(candidates, $id)
+    from sync.worklog_links where list_contains(candidates, getvariable('id'))
 )
 group by all
 order by n, tempo_worklog_id
@@ -58,36 +63,36 @@ order by n, tempo_worklog_id
 _SOURCE = """
 select work_date, issue_id, author_account_id, start_time, time_spent_seconds, billable_seconds, description,
     created_at, updated_at, jira_worklog_id, extract_run_id, extracted_at
-from raw.source_worklogs where tempo_worklog_id = $worklog
+from raw.source_worklogs where tempo_worklog_id = getvariable('worklog')
 """
 
 _QUARANTINE = """
 select reason, work_date, run_id, quarantined_at
-from raw.quarantine where tempo_worklog_id = $worklog order by quarantined_at
+from raw.quarantine where tempo_worklog_id = getvariable('worklog') order by quarantined_at
 """
 
 _REPLICA = """
 select status, park_reason, park_detail, author_rule, source_author_account_id, source_author_email,
     destination_author_account_id, destination_author_email, issue_rule, source_issue_id, source_issue_key,
     destination_issue_id, destination_issue_key, dropped_attributes, first_run_id, last_run_id, transformed_at
-from replica.worklogs where tempo_worklog_id = $worklog
+from replica.worklogs where tempo_worklog_id = getvariable('worklog')
 """
 
 _LEDGER = """
 select source_site, state, target, destination_issue_id, destination_tempo_worklog_id,
     destination_jira_worklog_id, candidates, attempts, last_error, claimed_at, finished_at, claim_run_id,
     created_run_id, last_run_id
-from sync.worklog_links where tempo_worklog_id = $worklog order by source_site
+from sync.worklog_links where tempo_worklog_id = getvariable('worklog') order by source_site
 """
 
 _EVENTS = """
 select occurred_at, event, run_id, detail
-from sync.events where tempo_worklog_id = $worklog order by occurred_at
+from sync.events where tempo_worklog_id = getvariable('worklog') order by occurred_at
 """
 
 _RUNS = """
 select run_id, job_name, partition_start, partition_end, status, started_at, finished_at
-from lineage.runs where list_contains($runs, run_id)
+from lineage.runs where list_contains(getvariable('runs'), run_id)
 """
 
 
@@ -138,7 +143,8 @@ def trace_command(args: argparse.Namespace) -> int:
 def find(connection: duckdb.DuckDBPyConnection, worklog_id: int) -> dict[int, list[str]]:
     """The source Tempo worklog ids that ``worklog_id`` names, each with the kinds of id it is."""
     found: dict[int, list[str]] = {}
-    for kind, tempo_worklog_id, _ in connection.execute(_MATCHES, {"id": worklog_id}).fetchall():
+    set_variables(connection, id=worklog_id)
+    for kind, tempo_worklog_id, _ in connection.execute(_MATCHES).fetchall():
         found.setdefault(tempo_worklog_id, []).append(kind)
     return found
 
@@ -170,24 +176,24 @@ def tell(
 ) -> str:
     """One worklog's story: source, quarantine, resolution, ledger, events and runs."""
     story = Story(tempo_worklog_id, kinds)
-    params = {"worklog": tempo_worklog_id}
-    quarantined = _records(connection, _QUARANTINE, params)
+    set_variables(connection, worklog=tempo_worklog_id)
+    quarantined = _records(connection, _QUARANTINE)
     story.quarantined = bool(quarantined)
-    sources = _records(connection, _SOURCE, params)
+    sources = _records(connection, _SOURCE)
     story.sections.append(_source(story, sources[0] if sources else None))
     story.sections.extend(_quarantine(story, row) for row in quarantined)
-    replicas = _records(connection, _REPLICA, params)
+    replicas = _records(connection, _REPLICA)
     replica = replicas[0] if replicas else None
     story.sections.append(_resolution(story, replica, show_emails=show_emails))
-    story.sections.append(_ledger(story, _records(connection, _LEDGER, params), replica))
-    story.sections.append(_events(story, _records(connection, _EVENTS, params)))
+    story.sections.append(_ledger(story, _records(connection, _LEDGER), replica))
+    story.sections.append(_events(story, _records(connection, _EVENTS)))
     story.sections.append(_runs(story, connection))
     title = f"worklog {tempo_worklog_id} (source Tempo id): {worklog_id} is its {' and its '.join(kinds)}"
     return "\n\n".join([title, *story.sections])
 
 
-def _records(connection: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object]) -> list[Record]:
-    cursor = connection.execute(sql, params)
+def _records(connection: duckdb.DuckDBPyConnection, sql: str) -> list[Record]:
+    cursor = connection.execute(sql)
     names = [column[0] for column in cursor.description or ()]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
@@ -316,7 +322,8 @@ def _runs(story: Story, connection: duckdb.DuckDBPyConnection) -> str:
     title = "runs involved (lineage.runs)"
     if not story.roles:
         return f"{title}: none"
-    known = {row["run_id"]: row for row in _records(connection, _RUNS, {"runs": list(story.roles)})}
+    set_variables(connection, runs=list(story.roles))
+    known = {row["run_id"]: row for row in _records(connection, _RUNS)}
     cells = []
     for run_id, roles in story.roles.items():
         run = known.get(run_id)
