@@ -1,4 +1,9 @@
-"""Shared fixtures: a sandbox on a free loopback port, per test, with contract-checked clients."""
+"""Shared fixtures: a sandbox on a free loopback port, per test, with contract-checked clients.
+
+Tests marked ``full`` are the full-strength forms of guarantees the default suite covers in a fast
+form (the soak, the crash points, the browser, the benchmark scripts, every sandbox reading). They
+run with ``--full``; CI always runs them.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,23 @@ from tests.support.sandbox import SiteClients, site_clients
 TEST_CLOCK = datetime(2025, 3, 20, 12, 0, tzinfo=UTC)
 
 SandboxFactory = Callable[..., SandboxServer]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--full",
+        action="store_true",
+        help="also run the full-strength tests (marked `full`); CI runs them with `--full -m full`",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--full"):
+        return
+    full = [item for item in items if item.get_closest_marker("full")]
+    if full:
+        config.hook.pytest_deselected(items=full)
+        items[:] = [item for item in items if not item.get_closest_marker("full")]
 
 
 @pytest.fixture(scope="session")

@@ -27,6 +27,7 @@ from tests.support.sync import SyncHarness
 DAY = date(2025, 3, 5)
 BULK = "POST /4/worklogs/issue/{issueId}/bulk"
 SINGLE = "POST /4/worklogs"
+POINTS = ("before", "after", "inside")  # claimed not sent; sent not recorded; inside a bulk call
 
 
 def _wait_for(condition: Callable[[], bool], what: str, run: subprocess.Popen[str]) -> None:
@@ -65,39 +66,47 @@ def _destination_ids(admin: SandboxAdmin) -> list[int]:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    "points",
+    [
+        pytest.param(("after",), id="sent-not-recorded"),
+        pytest.param(POINTS, marks=pytest.mark.full, id="all"),
+    ],
+)
 def test_kill_9_at_each_point_of_the_load_then_a_rerun_creates_each_worklog_exactly_once(
-    make_harness: Callable[..., SyncHarness], tmp_path
+    make_harness: Callable[..., SyncHarness], tmp_path, points: tuple[str, ...]
 ):
     # Few issues and many worklogs, so that destination issues get bulk calls; each bulk item
     # takes 0.3 s, so a bulk call lasts long enough to be killed inside.
     harness = make_harness(data=DataKnobs(issues=20, worklogs_per_day=120), bulk_item_seconds=0.3)
     environ = shared_instance_environment(harness, tmp_path / "dagster_home")
     with harness.sandbox.admin() as admin:
-        # (1) After the claim, before the send.
-        _kill_while_held(admin, lambda: start_run(environ, tmp_path, DAY, DAY), when="before")
-        assert harness.scalar("select count(*) from sync.worklog_links where state = 'pending'") > 0
-        assert admin.stats()["faults"]["held_then_dropped"] == 1, "the held request was dropped unapplied"
-        # Other issues' calls were in flight too (several issues load at once); what they applied
-        # without an answer is the baseline for the next point.
-        before_second = _unrecorded(admin, harness)
-
-        # (2) After the send, before the record.
-        _kill_while_held(admin, lambda: start_run(environ, tmp_path, DAY, DAY), when="after")
-        assert admin.stats()["faults"]["held_then_unanswered"] == 1
-        before_third = _unrecorded(admin, harness)
-        assert len(before_third - before_second) > 1, "the held bulk call was applied"
-
-        # (3) In the middle of a bulk call.
-        run = start_run(environ, tmp_path, DAY, DAY)
-        _wait_for(lambda: admin.in_flight("destination", "tempo", BULK) > 0, "a bulk call in progress", run)
-        _kill(run)
-        _wait_for_quiet(admin)
-        unrecorded = _unrecorded(admin, harness)
-        assert len(unrecorded - before_third) > 1, "the bulk call finished after its client died"
+        # Other issues' calls are in flight too at each kill (several issues load at once); what
+        # they applied without an answer is the baseline for the next point.
+        unrecorded: set[int] = set()
+        for point in points:
+            before = unrecorded
+            if point == "inside":
+                run = start_run(environ, tmp_path, DAY, DAY)
+                _wait_for(lambda: admin.in_flight("destination", "tempo", BULK) > 0, "a bulk call", run)
+                _kill(run)
+                _wait_for_quiet(admin)
+            else:
+                _kill_while_held(admin, lambda: start_run(environ, tmp_path, DAY, DAY), when=point)
+            unrecorded = _unrecorded(admin, harness)
+            if point == "before":  # after the claim, before the send
+                assert harness.scalar("select count(*) from sync.worklog_links where state = 'pending'") > 0
+                assert admin.stats()["faults"]["held_then_dropped"] == 1, "the held request was dropped"
+            elif point == "after":  # after the send, before the record
+                assert admin.stats()["faults"]["held_then_unanswered"] == 1
+                assert len(unrecorded - before) > 1, "the held bulk call was applied"
+            else:  # in the middle of a bulk call
+                assert len(unrecorded - before) > 1, "the bulk call finished after its client died"
 
         # Each run marks the ones before it crashed: their processes are gone.
         states = dict(harness.query("select status, count(*) from lineage.runs group by 1"))
-        assert states == {"crashed": 2, "running": 1}
+        crashed = len(points) - 1
+        assert states == {"running": 1} | ({"crashed": crashed} if crashed else {})
         pending = harness.scalar("select count(*) from sync.worklog_links where state = 'pending'")
         assert pending >= len(unrecorded)
 
@@ -128,7 +137,7 @@ def test_kill_9_at_each_point_of_the_load_then_a_rerun_creates_each_worklog_exac
     )
     assert adopted == len(unrecorded), "the rerun adopted exactly the worklogs applied without a record"
     assert dict(harness.query("select status, count(*) from lineage.runs group by 1")) == {
-        "crashed": 3,
+        "crashed": len(points),
         "succeeded": 1,
     }
 

@@ -7,6 +7,7 @@ roles refused, Tempo's permission keys unknown to Jira, JQL dropping missing key
 UTC, worklog properties dropped, errors as one object. Under each switch, and under all of them at
 once, the sync runs with a third of the destination's create answers lost, until a run succeeds,
 then again: every eligible worklog has exactly one copy with its fields, and nothing else is made.
+The fast form runs the defaults and every switch at once; each switch alone is the full form.
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ def _cases() -> list[Any]:
         cases.append(pytest.param(destination_tempo, {}, id=f"{kind}-defaults"))
         for name, values in relevant.items():
             cases += [
-                pytest.param(destination_tempo, {name: value}, id=f"{kind}-{name}={value}")
+                pytest.param(
+                    destination_tempo, {name: value}, marks=pytest.mark.full, id=f"{kind}-{name}={value}"
+                )
                 for value in values[1:]
             ]
         every_other = {name: values[-1] for name, values in relevant.items()}
@@ -91,8 +94,12 @@ def _deactivate_every_other_author(harness: SyncHarness) -> list[dict[str, Any]]
     "switches",
     [
         pytest.param({}, id="refused-whole"),
-        pytest.param({"bulk_with_bad_items": "applied_then_400"}, id="applied-then-400"),
-        pytest.param({"bulk_with_bad_items": "applied_then_200"}, id="applied-then-200"),
+        pytest.param(
+            {"bulk_with_bad_items": "applied_then_400"}, marks=pytest.mark.full, id="applied-then-400"
+        ),
+        pytest.param(
+            {"bulk_with_bad_items": "applied_then_200"}, marks=pytest.mark.full, id="applied-then-200"
+        ),
         pytest.param(WITH_OTHER_READINGS, id="with-other-readings"),
     ],
 )

@@ -1,14 +1,13 @@
 """Issue 5, "nothing lost, nothing doubled": the sync under a steady rain of faults.
 
-Over 2,000 source worklogs across five work dates, against a sandbox that answers one request
-in ten with a 429, one in twenty with a 5xx, drops the answer to 3% of the POSTs it applied, and
-delays every answer by a random few milliseconds. Each day is synced as the schedule would, by
-runs until one succeeds (a run ends in failure while rows stay pending after unknown outcomes;
-the next one reconciles them first). A second pass over all the dates in one run, still under
-faults, must create nothing. Then the destination
-is read back over its own APIs, with the faults off, and compared with the source: one copy per
-eligible worklog, with its fields, and a reason for every other one.
-"""
+Over 2,000 source worklogs across five work dates (the fast form: 300 over two), against a sandbox
+that answers one request in ten with a 429, one in twenty with a 5xx, drops the answer to 3% of
+the POSTs it applied, and delays every answer by a random few milliseconds. Each day is synced as
+the schedule would, by runs until one succeeds (a run ends in failure while rows stay pending
+after unknown outcomes; the next one reconciles them first). A second pass over all the dates in
+one run, still under faults, must create nothing. Then the destination is read back over its own
+APIs, with the faults off, and compared with the source: one copy per eligible worklog, with its
+fields, and a reason for every other one."""
 
 from __future__ import annotations
 
@@ -24,8 +23,7 @@ from tests.support.exactly_once import issue_keys, tempo_listing
 from tests.support.fields import fingerprint
 from tests.support.sync import created_by
 
-FIRST, LAST = date(2025, 3, 3), date(2025, 3, 7)
-WORKLOGS_PER_DAY = 420  # 2,100 source worklogs over the five days
+FIRST = date(2025, 3, 3)
 FAULTS = Faults(
     share_429=0.10,
     share_5xx=0.05,
@@ -42,23 +40,28 @@ def _days(first: date, last: date) -> list[date]:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    ("days", "worklogs_per_day"),
+    [pytest.param(2, 150, id="fast"), pytest.param(5, 420, marks=pytest.mark.full, id="2100-worklogs")],
+)
 def test_under_faults_every_eligible_worklog_arrives_exactly_once_and_the_rest_have_a_reason(
-    make_harness: HarnessFactory,
+    make_harness: HarnessFactory, days: int, worklogs_per_day: int
 ) -> None:
+    last = FIRST + timedelta(days=days - 1)
     harness = make_harness(
-        data=DataKnobs(worklogs_per_day=WORKLOGS_PER_DAY), faults=FAULTS, bulk_item_seconds=0.0
+        data=DataKnobs(worklogs_per_day=worklogs_per_day), faults=FAULTS, bulk_item_seconds=0.0
     )
     # Day by day, as the schedule runs them (each day's creates are one bulk call per issue, so
     # the faults meet a few hundred creates), then the whole range again.
-    runs = [[run.success for run in harness.run_until_success(day)] for day in _days(FIRST, LAST)]
-    reruns = harness.run_until_success(FIRST, LAST)
+    runs = [[run.success for run in harness.run_until_success(day)] for day in _days(FIRST, last)]
+    reruns = harness.run_until_success(FIRST, last)
     assert created_by(reruns[-1]) == 0
 
     with harness.sandbox.admin() as admin:
         faults = admin.stats()["faults"]
         admin.set_faults()  # read back without faults: the check must not need retries
-        scenarios = {s["tempo_id"]: s for s in admin.scenarios("source", FIRST, LAST) if s["visible"]}
-        own_destination_ids = {s["tempo_id"] for s in admin.scenarios("destination", FIRST, LAST)}
+        scenarios = {s["tempo_id"]: s for s in admin.scenarios("source", FIRST, last) if s["visible"]}
+        own_destination_ids = {s["tempo_id"] for s in admin.scenarios("destination", FIRST, last)}
         created_by_clients = admin.changed_worklogs("destination")
         twin = {
             p["source"]["account_id"]: p["destination"]["account_id"]
@@ -72,8 +75,9 @@ def test_under_faults_every_eligible_worklog_arrives_exactly_once_and_the_rest_h
     unknown = harness.scalar("select count(*) from sync.events where event = 'unknown_outcome'")
     assert unknown > 0
 
-    source = tempo_listing(harness, "source", FIRST, LAST)
-    assert len(source) == len(scenarios) >= 2_000
+    source = tempo_listing(harness, "source", FIRST, last)
+    # Some generated worklogs are deleted or hidden by their scenario before the sync sees them.
+    assert len(source) == len(scenarios) >= 0.95 * days * worklogs_per_day
     assert {w["tempoWorklogId"] for w in source} == set(scenarios)
 
     # Every source worklog has one outcome, and it is the documented one (a parked row without
@@ -95,7 +99,7 @@ def test_under_faults_every_eligible_worklog_arrives_exactly_once_and_the_rest_h
     assert {i: s["expected"] for i, s in scenarios.items()} == outcomes
     eligible = [w for w in source if scenarios[w["tempoWorklogId"]]["expected"] == "synced"]
     parked = sum(1 for outcome in outcomes.values() if outcome.startswith("parked:"))
-    assert len(eligible) > 1_900
+    assert len(eligible) > 0.9 * days * worklogs_per_day
 
     # The ledger's books balance: everything read is created, parked, rejected or quarantined.
     states = dict(harness.query("select state, count(*) from sync.worklog_links group by 1"))
@@ -107,7 +111,7 @@ def test_under_faults_every_eligible_worklog_arrives_exactly_once_and_the_rest_h
     # worklog was written there (its own staff's worklogs are generated, not created).
     copies = [
         w
-        for w in tempo_listing(harness, "destination", FIRST, LAST)
+        for w in tempo_listing(harness, "destination", FIRST, last)
         if w["tempoWorklogId"] not in own_destination_ids
     ]
     assert len(copies) == len(created_by_clients) == len(eligible)

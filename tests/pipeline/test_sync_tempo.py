@@ -151,7 +151,9 @@ def test_a_parked_worklog_syncs_once_its_author_exists_on_the_destination(harnes
     assert all(row[:4] == ("ready", "email_match", "712020:hired-later", "created") for row in rows)
 
 
+# The fast form: tests/resources/test_tempo.py reads pages of 5,000 through the client.
 @pytest.mark.slow
+@pytest.mark.full
 def test_a_day_with_more_than_5000_worklogs_is_read_in_pages_and_synced(make_harness):
     harness = make_harness(data=DataKnobs(worklogs_per_day=5200), bulk_item_seconds=0.0)
     result = harness.run(DAY)

@@ -25,8 +25,11 @@ from tests.support.dagster_ui import (
     recent_partition,
 )
 
+# The full form of what test_workspace.py and test_commands.py cover fast: the code location loads,
+# and a materialization of one partition runs its checks.
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.full,
     pytest.mark.skipif(
         not CHROMIUM.exists(),
         reason=f"Debian Chromium is not installed at {CHROMIUM} (apt-get install -y chromium; "
