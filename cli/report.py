@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import duckdb
 
@@ -74,19 +75,35 @@ def unchecked_rights(connection: duckdb.DuckDBPyConnection, run_id: str) -> list
 _COUNTED = ("extracted", "created", "already_synced", "rejected", "quarantined", "pending", "unconfirmed")
 
 
+def _summed(reports: list[DayReport]) -> tuple[dict[str, int], dict[str, int]]:
+    """The counts of ``reports`` added up, and their parked worklogs by reason."""
+    reasons: dict[str, int] = {}
+    for r in reports:
+        for reason, count in r.parked.items():
+            reasons[reason] = reasons.get(reason, 0) + count
+    counts = {name: sum(getattr(r, name) for r in reports) for name in _COUNTED}
+    return counts, dict(sorted(reasons.items()))
+
+
+def as_json(reports: list[DayReport]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The table's figures for ``tempo-sync run --json``: one object per work date, and the total."""
+
+    def figures(rows: list[DayReport]) -> dict[str, Any]:
+        counts, reasons = _summed(rows)
+        return {**counts, "parked": sum(reasons.values()), "parked_by_reason": reasons}
+
+    return [{"work_date": r.day.isoformat(), **figures([r])} for r in reports], figures(reports)
+
+
 def render(reports: list[DayReport]) -> str:
     """A plain-text table: one line per work date and a total; parked reasons trail each line."""
     header = ("work date", "extracted", "created", "already synced", "rejected", "quarantined", "pending",
               "unconfirmed", "parked", "parked by reason")  # fmt: skip
 
     def cells(label: str, rows: list[DayReport]) -> tuple[str, ...]:
-        reasons: dict[str, int] = {}
-        for r in rows:
-            for reason, count in r.parked.items():
-                reasons[reason] = reasons.get(reason, 0) + count
-        numbers = (sum(getattr(r, name) for r in rows) for name in _COUNTED)
-        detail = ", ".join(f"{reason} {count}" for reason, count in sorted(reasons.items()))
-        return (label, *map(str, numbers), str(sum(reasons.values())), detail or "-")  # fmt: skip
+        counts, reasons = _summed(rows)
+        detail = ", ".join(f"{reason} {count}" for reason, count in reasons.items())
+        return (label, *map(str, counts.values()), str(sum(reasons.values())), detail or "-")
 
     numbers = range(1, len(header) - 1)  # everything between the date and the reasons
     return render_table(header, [cells(str(r.day), [r]) for r in reports], right=numbers,

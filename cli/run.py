@@ -1,18 +1,27 @@
-"""``tempo-sync run``: materialize the sync job for a range of work dates, in this process."""
+"""``tempo-sync run``: materialize the sync job for a range of work dates, in this process.
+
+By default it prints notices and the steps' progress (a bar on a terminal, a few plain lines when
+stderr is a file), then the per-day table and the outcome. ``--quiet`` prints only the table, the
+outcome and what went wrong; ``--json`` prints the result as one JSON document on stdout.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import sys
 import warnings
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
 
-from cli.report import REPORTED_TABLES, day_reports, render, unchecked_rights
+from cli.report import REPORTED_TABLES, DayReport, as_json, day_reports, render, unchecked_rights
 from pipelines import sandbox_mode
 from replication.scope import Scope
 from resources.policy import PolicyError
@@ -22,7 +31,7 @@ from resources.warehouse import Warehouse, WarehouseBusyError, existing_tables
 DEFAULT_DAYS = 3
 # The command prints its own table and the failing step's error; Dagster's event log (with
 # tracebacks) is in the UI when DAGSTER_HOME is set.
-_QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}, "progress": {}}}
+_CONSOLE = {"console": {"config": {"log_level": "CRITICAL"}}}
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -30,15 +39,34 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help=f"first work date (default: {DEFAULT_DAYS} days before today)")  # fmt: skip
     parser.add_argument("--to", dest="date_to", type=date.fromisoformat, metavar="DATE",
                         help="last work date, included (default: yesterday)")  # fmt: skip
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--quiet", action="store_true",
+                        help="print only the per-day table, the outcome and what went wrong")  # fmt: skip
+    output.add_argument("--json", action="store_true",
+                        help="print only the result, as one JSON document on stdout")  # fmt: skip
     parser.set_defaults(handler=run_command)
 
 
+@dataclass
+class _Outcome:
+    """What the run did, for the table or the JSON document."""
+
+    run_id: str
+    succeeded: bool
+    scope: Scope
+    failures: list[dict[str, str]] = field(default_factory=list)  # each failed step and its error
+    unchecked: list[str] = field(default_factory=list)  # rights the preflight could not check
+    reports: list[DayReport] | None = None  # None when the file holds no results to read
+    closed_runs: list[str] = field(default_factory=list)  # crashed runs closed before this one
+
+
 def run_command(args: argparse.Namespace) -> int:
-    warnings.filterwarnings("ignore", category=dg.BetaWarning)
-    from assets.partitions import work_days  # noqa: PLC0415
-    from pipelines.crashed_runs import close_crashed_runs  # noqa: PLC0415 - after the warning filter
+    _ignore_chosen_feature_warnings()
+    from assets.partitions import work_days  # noqa: PLC0415 - after the warning filters
+    from pipelines.crashed_runs import close_crashed_runs  # noqa: PLC0415
     from pipelines.definitions import build_definitions  # noqa: PLC0415
 
+    chatty = not (args.quiet or args.json)
     try:
         settings = load_settings(os.environ)
     except SettingsError as error:
@@ -52,7 +80,7 @@ def run_command(args: argparse.Namespace) -> int:
     if not first <= date_from <= date_to <= last:
         print(
             f"tempo-sync: the range {date_from}..{date_to} is not within the work dates {first}..{last} (the"
-            " first is TEMPO_SYNC_START_DATE; the last is yesterday, in UTC)",
+            " first is TEMPO_SYNC_START_DATE; the last is today)",
             file=sys.stderr,
         )
         return 2
@@ -61,20 +89,23 @@ def run_command(args: argparse.Namespace) -> int:
     except PolicyError as error:
         print(f"tempo-sync: {error}", file=sys.stderr)
         return 2
-    if settings.mode is Mode.SANDBOX:
+    if settings.mode is Mode.SANDBOX and chatty:
         print(
             f"tempo-sync: running on the local sandbox ({sandbox_mode.local_sandbox().urls.base}, state in "
             f"{sandbox_mode.state_dir()}), not on real sites; set TEMPO_SYNC_MODE=live and the SOURCE_* and "
             "DEST_* variables to sync real sites."
         )
-    print(f"tempo-sync: syncing work dates {date_from} to {date_to} into {settings.duckdb_path}")
+    if chatty:
+        print(f"tempo-sync: syncing work dates {date_from} to {date_to} into {settings.duckdb_path}")
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     warehouse = Warehouse(database=str(settings.duckdb_path))
-    try:
-        for run_id in close_crashed_runs(instance, warehouse):
+    closed: list[str] = []
+    # Housekeeping only: the run's first step meets the same trouble and names it.
+    with contextlib.suppress(duckdb.Error, OSError, WarehouseBusyError):
+        closed = close_crashed_runs(instance, warehouse)
+    if not args.json:
+        for run_id in closed:
             print(f"tempo-sync: run {run_id} had died without finishing (its process is gone); closed it")
-    except (duckdb.Error, OSError, WarehouseBusyError):
-        pass  # housekeeping only: the run's first step meets the same trouble and names it
     job = definitions.resolve_job_def("sync_worklogs")
     if date_from == date_to:
         options: dict[str, object] = {"partition_key": date_from.isoformat()}
@@ -83,37 +114,82 @@ def run_command(args: argparse.Namespace) -> int:
             "dagster/asset_partition_range_start": date_from.isoformat(),
             "dagster/asset_partition_range_end": date_to.isoformat(),
         }}  # fmt: skip
-    result = job.execute_in_process(instance=instance, run_config=_QUIET, raise_on_error=False, **options)
-    print(file=sys.stderr)  # end the progress line
-    _print_report(warehouse, result.run_id, Scope(date_from, date_to))
-    if not result.success:
-        for event in result.all_events:
-            if event.is_step_failure and event.step_key and event.event_specific_data is not None:
-                error = event.event_specific_data.error  # type: ignore[union-attr]
-                while error is not None and error.cause is not None:
-                    error = error.cause  # the product's own error, not Dagster's wrapper
-                message = error.message.strip() if error else "unknown error"
-                print(f"tempo-sync: step {event.step_key} failed: {message}", file=sys.stderr)
-        print(f"tempo-sync: run {result.run_id} failed", file=sys.stderr)
-        return 1
-    print(f"tempo-sync: run {result.run_id} succeeded")
-    return 0
+    # The progress logger writes to stderr; quiet and JSON output leave it out.
+    loggers = {**_CONSOLE, "progress": {}} if chatty else _CONSOLE
+    result = job.execute_in_process(
+        instance=instance, run_config={"loggers": loggers}, raise_on_error=False, **options
+    )
+    outcome = _Outcome(result.run_id, result.success, Scope(date_from, date_to), closed_runs=closed)
+    outcome.failures = _failures(result)
+    _read_results(warehouse, outcome)
+    if args.json:
+        print(json.dumps(_document(outcome, settings.mode, warehouse.database), indent=2))
+    else:
+        _print(outcome)
+    return 0 if outcome.succeeded else 1
 
 
-def _print_report(warehouse: Warehouse, run_id: str, scope: Scope) -> None:
-    """The per-day table, after the rights the preflight could not check. A run that failed before
-    the file held its tables (an unusable path, say) has no table: its step error says why."""
+def _ignore_chosen_feature_warnings() -> None:
+    """The assets use Dagster's single-run backfill policy by choice (one read, one DuckDB writer
+    per range), which Dagster marks as beta; the warning tells the person running the command
+    nothing they can act on. (assets/checks.py silences its own preview warning.)"""
+    warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
+
+
+def _failures(result: dg.ExecuteInProcessResult) -> list[dict[str, str]]:
+    failures = []
+    for event in result.all_events:
+        if event.is_step_failure and event.step_key and event.event_specific_data is not None:
+            error = event.event_specific_data.error  # type: ignore[union-attr]
+            while error is not None and error.cause is not None:
+                error = error.cause  # the product's own error, not Dagster's wrapper
+            message = error.message.strip() if error else "unknown error"
+            failures.append({"step": event.step_key, "message": message})
+    return failures
+
+
+def _read_results(warehouse: Warehouse, outcome: _Outcome) -> None:
+    """The per-day figures and the rights the preflight could not check. A run that failed before
+    the file held its tables (an unusable path, say) has none: its step error says why."""
     if not Path(warehouse.database).is_file():
         return
     try:
         with warehouse.read_connection() as connection:
             if not existing_tables(connection) >= REPORTED_TABLES:
                 return
-            unchecked = unchecked_rights(connection, run_id)
-            table = render(day_reports(connection, run_id, scope))
+            outcome.unchecked = unchecked_rights(connection, outcome.run_id)
+            outcome.reports = day_reports(connection, outcome.run_id, outcome.scope)
     except (duckdb.Error, WarehouseBusyError) as error:
         print(f"tempo-sync: cannot read the results from {warehouse.database}: {error}", file=sys.stderr)
-        return
-    for right in unchecked:
+
+
+def _print(outcome: _Outcome) -> None:
+    for right in outcome.unchecked:
         print(f"tempo-sync: warning: {right}", file=sys.stderr)
-    print(table)
+    if outcome.reports is not None:
+        print(render(outcome.reports))
+    for failure in outcome.failures:
+        print(f"tempo-sync: step {failure['step']} failed: {failure['message']}", file=sys.stderr)
+    if outcome.succeeded:
+        print(f"tempo-sync: run {outcome.run_id} succeeded")
+    else:
+        print(f"tempo-sync: run {outcome.run_id} failed", file=sys.stderr)
+
+
+def _document(outcome: _Outcome, mode: Mode, database: str) -> dict[str, Any]:
+    """The ``--json`` document; ``days`` and ``totals`` are the table's lines (``null`` totals when
+    the run left no results to read)."""
+    days, totals = as_json(outcome.reports) if outcome.reports is not None else ([], None)
+    return {
+        "run_id": outcome.run_id,
+        "status": "succeeded" if outcome.succeeded else "failed",
+        "date_from": outcome.scope.date_from.isoformat(),
+        "date_to": outcome.scope.date_to.isoformat(),
+        "mode": mode.value,
+        "duckdb": database,
+        "days": days,
+        "totals": totals,
+        "failed_steps": outcome.failures,
+        "warnings": outcome.unchecked,
+        "closed_crashed_runs": outcome.closed_runs,
+    }
