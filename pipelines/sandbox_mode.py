@@ -11,10 +11,12 @@ import os
 import threading
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from resources.settings import Settings, SiteSettings
-from sandbox.config import SandboxConfig
-from sandbox.server import SandboxServer
+
+if TYPE_CHECKING:
+    from sandbox.server import SandboxServer
 
 DEFAULT_STATE_DIR = Path("data/sandbox")
 
@@ -29,6 +31,10 @@ def state_dir() -> Path:
 def local_sandbox() -> SandboxServer:
     """This process's sandbox server, started on first use and stopped with the process."""
     global _server  # noqa: PLW0603 - one server per process, by design
+    # The web server's modules load only here: a live run never pays for them.
+    from sandbox.config import SandboxConfig  # noqa: PLC0415
+    from sandbox.server import SandboxServer  # noqa: PLC0415
+
     with _lock:
         if _server is None:
             _server = SandboxServer(SandboxConfig(state_dir=state_dir())).start()
