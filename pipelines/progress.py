@@ -3,7 +3,8 @@
 Steps log ``progress: STEP DONE/TOTAL`` through ``context.log``; Dagster hands every message to
 the run's loggers, and this one writes only those messages to stderr. On a terminal it redraws one
 line per step. Piped to a file or run by cron, redrawing would leave every state on its own line,
-so it writes a step's line when the step ends, and at most one line a minute while it runs.
+so it writes a step's first count, at most one line a minute while the step runs, and its last
+count when it ends.
 """
 
 from __future__ import annotations
