@@ -198,11 +198,12 @@ def serve_command(args: argparse.Namespace) -> int:
     host, port = sock.getsockname()[:2]
     urls = SandboxUrls.at(f"http://{f'[{host}]' if ':' in host else host}:{port}")
     clock = server.config.app.sandbox.clock.describe()
-    print(_banner(urls, config, clock), flush=True)
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal; these
-    # handlers take it, so a requested stop ends with status 0 instead of a kill.
+    # handlers take it, so a requested stop ends with status 0 instead of a kill. They are in
+    # place before the banner, which is what tells a supervisor that the sandbox is up.
     for stop in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop, lambda *_: setattr(server, "should_exit", True))
+    print(_banner(urls, config, clock), flush=True)
     server.run(sockets=[sock])
     print("tempo-sync sandbox stopped", flush=True)
     return 0
