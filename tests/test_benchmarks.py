@@ -1,7 +1,10 @@
 """The benchmark scripts run end to end on small loads and their figures agree with each other.
 
 They are not tests of speed (those figures come from the scripts themselves, never from timed
-assertions); these runs keep the scripts from rotting and check what must hold at any size.
+assertions); these runs keep the scripts from rotting and check what must hold at any size. All
+but the scale replay are full-strength tests (``--full``): the guarantees they measure have fast
+tests of their own (pacing in tests/resources, the sensor's cost in test_schedule_sensor.py, the
+light commands in tests/cli/test_startup.py).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ def _number(pattern: str, text: str) -> float:
     return float(found.group(1))
 
 
+@pytest.mark.full
 def test_versus_reference_syncs_the_same_worklogs_as_the_reference_script() -> None:
     out = _run("versus_reference.py", "--days", "1", "--worklogs", "60", "--issues", "20", "--users", "14",
                "--latency-ms", "0")  # fmt: skip
@@ -48,6 +52,7 @@ def test_versus_reference_syncs_the_same_worklogs_as_the_reference_script() -> N
     assert re.search(r"^(meets|misses): at least 10x less wall time", out, re.MULTILINE)
 
 
+@pytest.mark.full
 def test_rate_limit_reports_the_write_rate_and_no_429() -> None:
     out = _run("rate_limit.py", "--worklogs", "20", "--latency-ms", "0")
     created = _number(r"(\d+) worklogs created", out)
@@ -67,6 +72,7 @@ def test_scale_fills_the_replica_with_every_replayed_worklog() -> None:
     assert "warning:" not in out
 
 
+@pytest.mark.full
 def test_freshness_brings_both_worklogs_across_once_with_one_run_at_a_time() -> None:
     out = _run("freshness.py", "--quick")
     figures = r"^latency, .* of (\d+) worklogs: p50 ([\d.]+) s, p95 ([\d.]+) s, max ([\d.]+) s"
@@ -82,3 +88,25 @@ def test_freshness_brings_both_worklogs_across_once_with_one_run_at_a_time() -> 
     assert _number(r"^most runs in flight at once: (\d+)", out) == 1
     assert _number(r"^duplicates on the destination: (\d+)", out) == 0
     assert "warning:" not in out
+
+
+@pytest.mark.full
+def test_cli_startup_times_both_trees_and_leaves_no_worktree_behind() -> None:
+    out = _run("cli_startup.py", "--repeat", "1", "--runs", "1")
+    rows = dict(
+        re.findall(r"^(--help|status|trace|run: [a-z ]+?)\s+([\d.]+\s+[\d.]+\s+[\d.]+)$", out, re.MULTILINE)
+    )
+    assert list(rows) == ["--help", "status", "trace", "run: to the first request", "run: whole"], out
+    for name, figures in rows.items():
+        now, then, ratio = map(float, figures.split())
+        assert now > 0, name
+        assert then > 0, name
+        assert ratio == pytest.approx(now / then, abs=0.01), name
+    first = rows["run: to the first request"].split()
+    whole = rows["run: whole"].split()
+    assert float(first[0]) < float(whole[0])  # the first request comes before the run ends
+    assert float(first[1]) < float(whole[1])
+    worktrees = subprocess.run(
+        ["git", "-C", str(REPO), "worktree", "list"], capture_output=True, text=True, check=True
+    )
+    assert "tempo-sync-baseline-" not in worktrees.stdout
