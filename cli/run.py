@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import sys
-import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -61,8 +60,7 @@ class _Outcome:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    _ignore_chosen_feature_warnings()
-    from assets.partitions import work_days  # noqa: PLC0415 - after the warning filters
+    from assets.partitions import work_days  # noqa: PLC0415 - Dagster loads only for this command
     from pipelines.crashed_runs import close_crashed_runs  # noqa: PLC0415
     from pipelines.definitions import build_definitions  # noqa: PLC0415
 
@@ -127,13 +125,6 @@ def run_command(args: argparse.Namespace) -> int:
     else:
         _print(outcome)
     return 0 if outcome.succeeded else 1
-
-
-def _ignore_chosen_feature_warnings() -> None:
-    """The assets use Dagster's single-run backfill policy by choice (one read, one DuckDB writer
-    per range), which Dagster marks as beta; the warning tells the person running the command
-    nothing they can act on. (assets/checks.py silences its own preview warning.)"""
-    warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
 
 
 def _failures(result: dg.ExecuteInProcessResult) -> list[dict[str, str]]:
