@@ -33,14 +33,19 @@ def test_the_daily_tick_runs_the_work_date_that_just_ended(harness):
     assert [request.partition_key for request in result.run_requests or []] == ["2025-03-05"]
 
 
-def _evaluate(harness: SyncHarness, cursor: str | None) -> dg.SensorResult:
+def _tick(harness: SyncHarness, cursor: str | None) -> tuple[dg.SensorResult | dg.SkipReason, str | None]:
+    """One evaluation of the sensor with the code location's resources: its result and cursor."""
     resources = harness.definitions().resources
     with dg.build_sensor_context(
         cursor=cursor,
         instance=harness.instance,
         resources={"source_tempo": resources["source_tempo"], "warehouse": resources["warehouse"]},
     ) as context:
-        result = late_worklogs(context)
+        return late_worklogs(context), context.cursor
+
+
+def _evaluate(harness: SyncHarness, cursor: str | None) -> dg.SensorResult:
+    result, _ = _tick(harness, cursor)
     assert isinstance(result, dg.SensorResult)
     return result
 
@@ -160,16 +165,10 @@ def test_a_tick_waits_without_a_request_while_a_run_of_the_job_is_unfinished(har
         harness.definitions().resolve_job_def(sync_worklogs.name), status=dg.DagsterRunStatus.NOT_STARTED
     )
     reads = _source_reads(harness)
-    resources = harness.definitions().resources
-    with dg.build_sensor_context(
-        cursor=LateCursor(since).dump(),
-        instance=harness.instance,
-        resources={"source_tempo": resources["source_tempo"], "warehouse": resources["warehouse"]},
-    ) as context:
-        waiting = late_worklogs(context)
+    waiting, cursor = _tick(harness, LateCursor(since).dump())
     assert isinstance(waiting, dg.SkipReason)
     assert unfinished.run_id in (waiting.skip_message or "")
-    assert context.cursor == LateCursor(since).dump()
+    assert cursor == LateCursor(since).dump()
     assert _source_reads(harness) == reads  # Tempo was not asked
 
     # Once that run has ended, the next tick reads once and asks for the worklog's date.
@@ -199,16 +198,10 @@ def test_a_tick_skips_without_moving_its_cursor_while_a_run_writes_the_ledger(ha
     since = datetime(2025, 3, 19, tzinfo=UTC)
     holder = hold_write_lock(str(harness.duckdb_path), 30)
     try:
-        resources = harness.definitions().resources
-        with dg.build_sensor_context(
-            cursor=LateCursor(since).dump(),
-            instance=harness.instance,
-            resources={"source_tempo": resources["source_tempo"], "warehouse": resources["warehouse"]},
-        ) as context:
-            result = late_worklogs(context)
+        result, cursor = _tick(harness, LateCursor(since).dump())
     finally:
         holder.kill()
         holder.wait()
     assert isinstance(result, dg.SkipReason)
     assert "being written by a run" in (result.skip_message or "")
-    assert context.cursor == LateCursor(since).dump()
+    assert cursor == LateCursor(since).dump()
