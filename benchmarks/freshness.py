@@ -205,12 +205,14 @@ def main() -> None:  # noqa: PLR0915 - one measurement, told in order
         (work / "tempo-sync.toml").write_text("", encoding="utf-8")
         warm = [sys.executable, "-c", "import pipelines.definitions"]  # the cache, outside the measurement
         subprocess.run(warm, env=env, cwd=work, capture_output=True, check=True)
+        # Opened before the daemon starts: the first opening creates the instance's SQLite storage,
+        # and two processes creating it at once can meet half-stamped migrations.
+        instance = dg.DagsterInstance.from_config(str(home))
         command = [DAGSTER_DAEMON, "run", "-m", "pipelines.definitions", "-a", "defs"]
         # Its own session, so that stopping it reaches the code server and the runs it started.
         with log.open("wb") as output:
             daemon = subprocess.Popen(command, cwd=work, env=env, stdin=subprocess.DEVNULL, stdout=output,
                                       stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-        instance = dg.DagsterInstance.from_config(str(home))
         try:
             started = time.monotonic()
             wait_until(
