@@ -5,7 +5,7 @@ from collections import Counter
 import dagster as dg
 
 from assets.progress import progress_message
-from assets.steps import SYNC_STEP, metered, recorded_step, scope_of, table_metadata
+from assets.steps import SYNC_STEP, UNFINISHED_RUNS, metered, recorded_step, scope_of, table_metadata
 from assets.transform import worklog_replica
 from replication.load import (
     OUTCOMES,
@@ -23,13 +23,6 @@ from resources.warehouse import Warehouse
 
 # A failed load names at most this many of the rows it left in doubt.
 NAMED_IN_DOUBT = 20
-_UNFINISHED = {
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-    dg.DagsterRunStatus.CANCELING,
-}
 
 
 @dg.asset(
@@ -66,7 +59,7 @@ def destination_worklogs(
 
     def run_is_active(run_id: str) -> bool | None:
         run = context.instance.get_run_by_id(run_id)
-        return None if run is None else run.status in _UNFINISHED
+        return None if run is None else run.status in UNFINISHED_RUNS
 
     with recorded_step(context, warehouse, "load", last=True) as counts, metered(client) as calls:
         result = load(

@@ -22,6 +22,14 @@ from resources.warehouse import Warehouse
 CODE_VERSION = "1"
 # Every step that writes DuckDB is in this pool, so an instance can run them one at a time.
 DUCKDB_POOL = "tempo_sync_duckdb"
+# A run in one of these may still send requests or write the DuckDB file.
+UNFINISHED_RUNS = (
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+)
 
 
 # The single-run backfill policy is a deliberate choice (one read, one DuckDB writer per range) that

@@ -17,6 +17,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.partitions import work_days
+from assets.steps import UNFINISHED_RUNS
 from pipelines.jobs import sync_worklogs
 from resources.tempo import TempoClient
 from resources.warehouse import Warehouse, WarehouseBusyError, existing_tables
@@ -31,14 +32,6 @@ LEDGER_WAIT_SECONDS = 5.0
 # Dates closer than this go into one run (a range reads the days between too, at one page of 5,000
 # worklogs per request); dates further apart get a run each, which the run queue runs one at a time.
 MAX_GAP = timedelta(days=7)
-# A run of the job in one of these holds the DuckDB file or will: the sensor waits for it.
-UNFINISHED = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-    dg.DagsterRunStatus.CANCELING,
-]
 
 # Known to the warehouse: linked in the ledger, or parked (every run retries those anyway).
 _KNOWN = """
@@ -79,7 +72,7 @@ def late_worklogs(
     context: dg.SensorEvaluationContext, source_tempo: TempoClient, warehouse: Warehouse
 ) -> dg.SensorResult | dg.SkipReason:
     busy = context.instance.get_run_records(
-        dg.RunsFilter(job_name=sync_worklogs.name, statuses=UNFINISHED), limit=1
+        dg.RunsFilter(job_name=sync_worklogs.name, statuses=UNFINISHED_RUNS), limit=1
     )
     if busy:
         # The cursor stays: the tick after that run reads what arrived meanwhile, in one run.
