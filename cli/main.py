@@ -8,56 +8,16 @@ at once. The other commands stay bare entries that only name themselves in the h
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import NamedTuple
-
-
-def _run(parser: argparse.ArgumentParser) -> None:
-    from cli import run  # noqa: PLC0415 - imports Dagster; only when the command is run
-
-    run.register(parser)
-
-
-def _status(parser: argparse.ArgumentParser) -> None:
-    from cli import status  # noqa: PLC0415
-
-    status.register(parser)
-
-
-def _trace(parser: argparse.ArgumentParser) -> None:
-    from cli import trace  # noqa: PLC0415
-
-    trace.register(parser)
-
-
-def _retry(parser: argparse.ArgumentParser) -> None:
-    from cli import maintenance  # noqa: PLC0415
-
-    maintenance.register_retry(parser)
-
-
-def _settle(parser: argparse.ArgumentParser) -> None:
-    from cli import settle  # noqa: PLC0415
-
-    settle.register(parser)
-
-
-def _purge(parser: argparse.ArgumentParser) -> None:
-    from cli import maintenance  # noqa: PLC0415
-
-    maintenance.register_purge(parser)
-
-
-def _sandbox(parser: argparse.ArgumentParser) -> None:
-    from sandbox import cli as sandbox_cli  # noqa: PLC0415 - the web server's modules
-
-    sandbox_cli.register(parser)
 
 
 class _Command(NamedTuple):
     name: str
-    register: Callable[[argparse.ArgumentParser], None]
+    module: str  # imported only when the command is chosen
+    register: str  # the module's function that adds the command's options and handler
     help: str
     description: str
 
@@ -65,44 +25,51 @@ class _Command(NamedTuple):
 _COMMANDS = (
     _Command(
         "run",
-        _run,
+        "cli.run",
+        "register",
         "sync a range of work dates now, in this process, and print what happened per day",
         "Materialize the sync job for the work dates (default: the last three days).",
     ),
     _Command(
         "status",
-        _status,
+        "cli.status",
+        "register",
         "recent runs, the ledger, parked worklogs and the oldest unsynced work date (read-only)",
         "Summarize the DuckDB file named by the settings, read-only.",
     ),
     _Command(
         "trace",
-        _trace,
+        "cli.trace",
+        "register",
         "the whole story of one worklog, by its source or destination Tempo or Jira id (read-only)",
         "Show the source row, resolution, ledger row, events and runs of one worklog.",
     ),
     _Command(
         "retry",
-        _retry,
+        "cli.maintenance",
+        "register_retry",
         "let the next run send again the worklogs the destination rejected (after a fix there)",
         "Mark rejected worklogs so that the next run of their work dates sends them again.",
     ),
     _Command(
         "settle",
-        _settle,
+        "cli.settle",
+        "register",
         "decide about an unconfirmed worklog: adopt its destination copy, or send it once more",
         "Settle a worklog the load could not confirm, after looking at its candidates"
         " (`tempo-sync trace ID`).",
     ),
     _Command(
         "purge-directory",
-        _purge,
+        "cli.maintenance",
+        "register_purge",
         "remove the cached user directory (emails, names, time zones) from the DuckDB file",
         "Delete directory.users and directory.user_searches; runs fetch them again.",
     ),
     _Command(
         "sandbox",
-        _sandbox,
+        "sandbox.cli",
+        "register",
         "the local Tempo + Jira Cloud emulator (no accounts needed)",
         "A faithful local emulator of a source and a destination site.",
     ),
@@ -121,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for command in _COMMANDS:
         subparser = commands.add_parser(command.name, help=command.help, description=command.description)
         if command.name == chosen:
-            command.register(subparser)
+            getattr(importlib.import_module(command.module), command.register)(subparser)
     args = parser.parse_args(arguments)
     try:
         return args.handler(args)
