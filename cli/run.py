@@ -23,9 +23,10 @@ import duckdb
 from cli.report import REPORTED_TABLES, DayReport, as_json, day_reports, render, unchecked_rights
 from pipelines import sandbox_mode
 from replication.scope import Scope
+from resources.duckdb_file import WarehouseBusyError, existing_tables
 from resources.policy import PolicyError
 from resources.settings import Mode, SettingsError, load_settings
-from resources.warehouse import Warehouse, WarehouseBusyError, existing_tables
+from resources.warehouse import Warehouse
 
 DEFAULT_DAYS = 3
 # The command prints its own table and the failing step's error; Dagster's event log (with

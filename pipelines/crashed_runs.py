@@ -14,7 +14,8 @@ from pathlib import Path
 import dagster as dg
 
 from replication import lineage
-from resources.warehouse import Warehouse, WarehouseBusyError
+from resources.duckdb_file import WarehouseBusyError
+from resources.warehouse import Warehouse
 
 SENSOR_WAIT_SECONDS = 5.0
 

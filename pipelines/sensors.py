@@ -19,8 +19,9 @@ import dagster as dg
 from assets.partitions import work_days
 from assets.steps import UNFINISHED_RUNS
 from pipelines.jobs import sync_worklogs
+from resources.duckdb_file import WarehouseBusyError, existing_tables
 from resources.tempo import TempoClient
-from resources.warehouse import Warehouse, WarehouseBusyError, existing_tables
+from resources.warehouse import Warehouse
 
 # A tick that finds nothing new costs one request (one page of worklogs updated in the overlap),
 # so this interval is the idle cost: 60 / 30 = 2 requests a minute. It is also most of the latency:

@@ -13,16 +13,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from resources.duckdb_file import (
-    DEFAULT_LOCK_WAIT_SECONDS,
-    DEFAULT_MEMORY_LIMIT,
-    DuckDBFile,
-    WarehouseBusyError,
-    existing_tables,
-    migrate,
-)
-
-__all__ = ["Warehouse", "WarehouseBusyError", "existing_tables", "migrate"]
+from resources.duckdb_file import DEFAULT_LOCK_WAIT_SECONDS, DEFAULT_MEMORY_LIMIT, DuckDBFile
 
 
 class Warehouse(DuckDBResource):

@@ -9,7 +9,7 @@ import pytest
 
 from replication import checks
 from replication.scope import Scope
-from resources.warehouse import migrate
+from resources.duckdb_file import migrate
 
 DAY = date(2025, 3, 5)
 SCOPE = Scope(DAY, DAY)

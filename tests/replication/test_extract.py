@@ -10,8 +10,8 @@ import duckdb
 import pytest
 
 from replication import extract
+from resources.duckdb_file import migrate
 from resources.http import RawPage
-from resources.warehouse import migrate
 
 DAY = date(2025, 3, 5)
 

@@ -7,8 +7,9 @@ import time
 import duckdb
 import pytest
 
+from resources.duckdb_file import WarehouseBusyError, existing_tables, migrate
 from resources.migrations import MIGRATIONS
-from resources.warehouse import Warehouse, WarehouseBusyError, existing_tables, migrate
+from resources.warehouse import Warehouse
 from tests.support.locks import hold_write_lock
 
 
