@@ -7,15 +7,8 @@ import dagster as dg
 from assets.progress import progress_message
 from assets.steps import SYNC_STEP, UNFINISHED_RUNS, metered, recorded_step, scope_of, table_metadata
 from assets.transform import worklog_replica
-from replication.load import (
-    OUTCOMES,
-    Destination,
-    JiraDestination,
-    LoadCounts,
-    TempoDestination,
-    link_jira_ids,
-    load,
-)
+from replication.destinations import Destination, JiraDestination, TempoDestination
+from replication.load import OUTCOMES, LoadCounts, link_jira_ids, load
 from resources.jira import JiraClient
 from resources.policy import SyncPolicy
 from resources.tempo import TempoClient

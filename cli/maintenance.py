@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 
 from cli.status import add_wait_option, run_on_warehouse
+from replication.ledger import EVENT_INSERT
 
 
 def register_retry(parser: argparse.ArgumentParser) -> None:
@@ -48,8 +49,7 @@ def retry_command(args: argparse.Namespace) -> int:
             params,
         ).fetchall()
         connection.executemany(
-            "insert into sync.events"
-            " values (?, ?, current_timestamp, 'tempo-sync retry', 'retry_requested', null)",
+            f"{EVENT_INSERT} values (?, ?, current_timestamp, 'tempo-sync retry', 'retry_requested', null)",
             [list(row) for row in rows],
         )
         connection.execute("commit")

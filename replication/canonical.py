@@ -18,8 +18,10 @@ worklog shares it, the row's copy is not there, whatever the service did to the 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
-from datetime import date, time
+from datetime import date, datetime, time
 from typing import Any, NamedTuple
 
 _MIDNIGHT = 0
@@ -115,3 +117,46 @@ def _day(value: object) -> str:
     if isinstance(value, date):
         return value.isoformat()
     return date.fromisoformat(str(value)).isoformat()
+
+
+def attributes(values: object) -> tuple[tuple[str, str], ...]:
+    """Work attribute values as a sorted tuple of (key, value), from a list of ``{key, value}`` or
+    Tempo's ``{"values": [...]}``; their order never matters."""
+    if isinstance(values, Mapping):
+        values = values.get("values")
+    if not isinstance(values, list):
+        return ()
+    pairs = ((str(item.get("key")), str(item.get("value"))) for item in values if isinstance(item, Mapping))
+    return tuple(sorted(pairs))
+
+
+def tempo_hash(row: Mapping[str, Any]) -> str:
+    """What a Tempo copy of these values holds, hashed canonically: a copy whose hash differs was
+    changed since (or does not carry these values)."""
+    return _digest((*tempo_key(row), attributes(row["attributes"])))
+
+
+def tempo_hash_of(worklog: Mapping[str, Any]) -> str:
+    """The canonical hash of a Tempo worklog as the destination answered it."""
+    return _digest((*tempo_key_of(worklog), attributes(worklog.get("attributes"))))
+
+
+def jira_hash(worklog: Mapping[str, Any]) -> str:
+    """The canonical hash of a Jira worklog, or of the body that writes one: the instant it started
+    (whatever offset it is shown at), the seconds spent, and the text of its comment."""
+    started = datetime.strptime(str(worklog["started"]), "%Y-%m-%dT%H:%M:%S.%f%z")
+    text = description(adf_text(worklog.get("comment")))
+    return _digest((started.timestamp(), int(worklog["timeSpentSeconds"]), text))
+
+
+def adf_text(node: object) -> str:
+    """Every text of an ADF document, joined by newlines (empty for anything else)."""
+    if isinstance(node, Mapping):
+        if isinstance(node.get("text"), str):
+            return str(node["text"])
+        return "\n".join(adf_text(child) for child in node.get("content") or [])
+    return ""
+
+
+def _digest(values: tuple[object, ...]) -> str:
+    return hashlib.md5(json.dumps(values, ensure_ascii=False).encode(), usedforsecurity=False).hexdigest()

@@ -13,6 +13,8 @@ import duckdb
 # The ledger column of a destination worklog id, by target.
 ID_COLUMN = {"tempo": "destination_tempo_worklog_id", "jira": "destination_jira_worklog_id"}
 SETTLED_BY = "tempo-sync settle"
+# An event without before and after values (those are for updates and deletes).
+EVENT_INSERT = "insert into sync.events (source_site, tempo_worklog_id, occurred_at, run_id, event, detail)"
 
 
 class SettleError(ValueError):
@@ -79,7 +81,7 @@ def _unconfirmed(connection: duckdb.DuckDBPyConnection, tempo_worklog_id: int) -
 
 def _event(connection: duckdb.DuckDBPyConnection, tempo_worklog_id: int, detail: str) -> None:
     connection.execute(
-        "insert into sync.events select source_site, tempo_worklog_id, current_timestamp, ?, 'settled', ?"
+        f"{EVENT_INSERT} select source_site, tempo_worklog_id, current_timestamp, ?, 'settled', ?"
         " from sync.worklog_links where tempo_worklog_id = ?",
         [SETTLED_BY, detail, tempo_worklog_id],
     )

@@ -20,29 +20,26 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from abc import ABC, abstractmethod
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
 
-from replication import canonical
+from replication.destinations import Destination, Row
 from replication.frames import registered
+from replication.ledger import EVENT_INSERT
 from replication.liveness import ProcessIdentity
-from replication.payloads import jira_payload, matches_jira, tempo_payload
 from replication.scope import Scope
 from resources.http import ApiError, OutcomeUnknownError
-from resources.jira import EstimateChange, JiraClient
 from resources.tempo import TempoClient
 from resources.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
 
-BULK_LIMIT = 50  # Tempo's bulk endpoint takes 1 to 50 worklogs for one issue
 SENDS_PER_RUN = 3  # sends of one row within one run before it is left pending for the next run
 ISSUES_IN_FLIGHT = 3  # destination issues loaded at once
 CLAIM_LEASE = timedelta(minutes=15)
@@ -50,7 +47,6 @@ CLAIM_LEASE = timedelta(minutes=15)
 # past the client's 30 s timeout, after which the service has finished with it or dropped it.
 ORPHAN_GRACE = timedelta(seconds=45)
 
-Row = dict[str, Any]
 
 # The scope's rows: its work dates, plus the rows from other days this run's transform
 # re-resolved (parked rows that became ready).
@@ -112,145 +108,6 @@ class LoadCounts:
     def with_outcome(self, outcome: str) -> list[int]:
         """The source Tempo ids of the rows that ended with this outcome, in order."""
         return sorted(tempo_id for tempo_id, (_, noted) in self.outcomes.items() if noted == outcome)
-
-
-class Destination(ABC):
-    """Where rows go: Tempo (bulk by issue) when the destination has it, Jira worklogs otherwise.
-
-    ``copy_estimate`` sets each destination issue's remaining estimate to its source issue's, which
-    costs the issue's last worklog a create of its own (Tempo's bulk create cannot set it); without
-    it the estimate goes down by the time logged, as when anyone logs work.
-    """
-
-    target: str
-    copy_estimate: bool
-
-    @abstractmethod
-    def send(self, issue_id: int, rows: Sequence[Row], *, estimate: bool) -> list[dict[str, Any]]:
-        """Create the rows' worklogs on the issue. With ``estimate`` the (single) row's remaining
-        estimate is set on the issue; otherwise the issue's estimate goes down by the time logged."""
-
-    @abstractmethod
-    def existing(self, issue_id: int, days: Sequence[date]) -> list[dict[str, Any]]:
-        """The destination's worklogs on the issue around these work dates."""
-
-    @abstractmethod
-    def matches(self, row: Row, worklog: Mapping[str, Any]) -> bool:
-        """Whether a destination worklog is this row's copy (enough to adopt it)."""
-
-    @abstractmethod
-    def could_be(self, row: Row, worklog: Mapping[str, Any]) -> bool:
-        """Whether a destination worklog might be this row's copy with fields the service changed;
-        only a read in which no unexplained worklog could be proves the copy absent."""
-
-    @abstractmethod
-    def difference(self, row: Row, worklog: Mapping[str, Any]) -> str | None:
-        """How an answered worklog differs from what the row sent, or None."""
-
-    @abstractmethod
-    def ids(self, worklog: Mapping[str, Any]) -> tuple[int | None, int | None]:
-        """The (Tempo id, Jira id) of a destination worklog."""
-
-    @property
-    def batch_limit(self) -> int:
-        return 1
-
-
-class TempoDestination(Destination):
-    target = "tempo"
-
-    def __init__(self, tempo: TempoClient, *, copy_estimate: bool) -> None:
-        self.tempo = tempo
-        self.copy_estimate = copy_estimate
-
-    @property
-    def batch_limit(self) -> int:
-        return BULK_LIMIT
-
-    def send(self, issue_id: int, rows: Sequence[Row], *, estimate: bool) -> list[dict[str, Any]]:
-        if len(rows) == 1:
-            return [self.tempo.create_worklog(tempo_payload(rows[0], with_estimate=estimate))]
-        payloads = [tempo_payload(row, with_estimate=False) for row in rows]
-        for payload in payloads:
-            del payload["issueId"]  # the bulk endpoint takes the issue in its path
-        return self.tempo.bulk_create_worklogs(issue_id, payloads)
-
-    def existing(self, issue_id: int, days: Sequence[date]) -> list[dict[str, Any]]:
-        return self.tempo.search_worklogs(issue_ids=[issue_id], date_from=min(days), date_to=max(days))
-
-    def matches(self, row: Row, worklog: Mapping[str, Any]) -> bool:
-        answered = _readable_key(worklog)
-        return answered is not None and answered == canonical.tempo_key(row)
-
-    def could_be(self, row: Row, worklog: Mapping[str, Any]) -> bool:
-        answered = _readable_key(worklog)
-        # A worklog the service answered in a shape we cannot read could be anything.
-        return answered is None or canonical.relaxed_key(answered) == canonical.relaxed_key(
-            canonical.tempo_key(row)
-        )
-
-    def difference(self, row: Row, worklog: Mapping[str, Any]) -> str | None:
-        answered = _readable_key(worklog)
-        if answered is None:
-            return "its fields cannot be read"
-        fields = canonical.differences(canonical.tempo_key(row), answered)
-        return f"it differs in {', '.join(fields)}" if fields else None
-
-    def ids(self, worklog: Mapping[str, Any]) -> tuple[int | None, int | None]:
-        return int(worklog["tempoWorklogId"]), None
-
-
-class JiraDestination(Destination):
-    target = "jira"
-
-    def __init__(self, jira: JiraClient, source_site: str, *, copy_estimate: bool) -> None:
-        self.jira = jira
-        self.source_site = source_site
-        self.copy_estimate = copy_estimate
-        self._caller: str | None = None
-        self._caller_lock = threading.Lock()
-
-    def send(self, issue_id: int, rows: Sequence[Row], *, estimate: bool) -> list[dict[str, Any]]:
-        (row,) = rows
-        change: EstimateChange = int(row["remaining_estimate_seconds"]) if estimate else "auto"
-        body = jira_payload(row, source_site=self.source_site)
-        return [self.jira.add_worklog(issue_id, body, estimate=change)]
-
-    def existing(self, issue_id: int, days: Sequence[date]) -> list[dict[str, Any]]:
-        self._caller_account()  # read with the worklogs, so that its failure is the read's
-        # ``started`` is local to the worker, so the UTC window is widened by a day on each side.
-        after = datetime.combine(min(days) - timedelta(days=1), datetime.min.time(), tzinfo=UTC)
-        before = datetime.combine(max(days) + timedelta(days=2), datetime.min.time(), tzinfo=UTC)
-        return self.jira.issue_worklogs(issue_id, started_after=after, started_before=before)
-
-    def matches(self, row: Row, worklog: Mapping[str, Any]) -> bool:
-        return matches_jira(row, worklog, source_site=self.source_site)
-
-    def could_be(self, row: Row, worklog: Mapping[str, Any]) -> bool:
-        # Every copy is written as the token's account, and Jira may show ``started`` at another
-        # offset or round the time spent: any unexplained worklog of that account on the issue in
-        # the window could be the copy.
-        author = worklog.get("author")
-        return not isinstance(author, dict) or author.get("accountId") == self._caller_account()
-
-    def difference(self, row: Row, worklog: Mapping[str, Any]) -> str | None:
-        return None if self.matches(row, worklog) else "it carries neither the link property nor the note"
-
-    def ids(self, worklog: Mapping[str, Any]) -> tuple[int | None, int | None]:
-        return None, int(worklog["id"])
-
-    def _caller_account(self) -> str:
-        with self._caller_lock:  # several issues reconcile at once; one `myself` serves them all
-            if self._caller is None:
-                self._caller = str(self.jira.myself()["accountId"])
-            return self._caller
-
-
-def _readable_key(worklog: Mapping[str, Any]) -> canonical.TempoKey | None:
-    try:
-        return canonical.tempo_key_of(worklog)
-    except (KeyError, TypeError, ValueError):
-        return None
 
 
 # Whether the Dagster instance sees the run still going; None when the instance does not know it
@@ -518,7 +375,7 @@ class _IssueLoad:
             )
             connection.execute(_CLAIM, params)
             connection.execute(
-                "insert into sync.events select source_site, tempo_worklog_id, current_timestamp, $run,"
+                f"{EVENT_INSERT} select source_site, tempo_worklog_id, current_timestamp, $run,"
                 " 'claimed', null from claim_set where outcome is null",
                 {"run": self.run_id},
             )
@@ -629,7 +486,7 @@ class _IssueLoad:
                 {"run": self.run_id},
             )
             connection.execute(
-                "insert into sync.events select source_site, tempo_worklog_id, current_timestamp, $run,"
+                f"{EVENT_INSERT} select source_site, tempo_worklog_id, current_timestamp, $run,"
                 " $event, 'destination worklog ' || coalesce(tempo_id, jira_id) from created",
                 {"run": self.run_id, "event": event},
             )
@@ -668,7 +525,7 @@ class _IssueLoad:
                 {"run": self.run_id},
             )
             connection.execute(
-                "insert into sync.events select source_site, tempo_worklog_id, current_timestamp, $run,"
+                f"{EVENT_INSERT} select source_site, tempo_worklog_id, current_timestamp, $run,"
                 " 'unconfirmed', detail from doubtful",
                 {"run": self.run_id},
             )
@@ -699,7 +556,7 @@ class _IssueLoad:
                 params,
             )
             connection.execute(
-                "insert into sync.events select source_site, tempo_worklog_id, current_timestamp, $run,"
+                f"{EVENT_INSERT} select source_site, tempo_worklog_id, current_timestamp, $run,"
                 " $event, $detail from outcome",
                 {"run": self.run_id, "event": event, "detail": detail},
             )

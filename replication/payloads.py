@@ -7,6 +7,8 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from replication.canonical import adf_text
+
 # The worklog property that links a destination Jira worklog to its source worklog.
 LINK_PROPERTY = "tempo-sync.source"
 
@@ -82,20 +84,11 @@ def matches_jira(row: Mapping[str, Any], worklog: Mapping[str, Any], *, source_s
         and prop["value"].get("tempoWorklogId") == wanted["tempoWorklogId"]
         for prop in worklog.get("properties") or []
     )
-    return linked or _source_mark(row, source_site=source_site) in _adf_text(worklog.get("comment"))
+    return linked or _source_mark(row, source_site=source_site) in adf_text(worklog.get("comment"))
 
 
 def _source_mark(row: Mapping[str, Any], *, source_site: str) -> str:
     return f"logged in Tempo on {source_site} (Tempo worklog {row['tempo_worklog_id']})."
-
-
-def _adf_text(node: object) -> str:
-    """Every text of an ADF document, joined by newlines (empty for anything else)."""
-    if isinstance(node, dict):
-        if isinstance(node.get("text"), str):
-            return node["text"]
-        return "\n".join(_adf_text(child) for child in node.get("content") or [])
-    return ""
 
 
 def _paragraph(text: str) -> dict[str, Any]:
@@ -104,3 +97,22 @@ def _paragraph(text: str) -> dict[str, Any]:
 
 def _day(value: date | str) -> date:
     return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def tempo_update_payload(row: Mapping[str, Any], *, with_estimate: bool) -> dict[str, Any]:
+    """A Tempo ``WorklogUpdate``: every field, always. A PUT replaces the whole worklog on one reading
+    of the document and keeps what it omits on another, so a value the source cleared is sent in its
+    canonical empty form (midnight, no text, billable equal to the time spent), never left out."""
+    spent = int(row["time_spent_seconds"])
+    body: dict[str, Any] = {
+        "authorAccountId": row["destination_author_account_id"],
+        "startDate": _day(row["start_date"]).isoformat(),
+        "startTime": row["start_time"] or "00:00:00",
+        "timeSpentSeconds": spent,
+        "billableSeconds": spent if row["billable_seconds"] is None else int(row["billable_seconds"]),
+        "description": row["description"] or "",
+        "attributes": list(row["attributes"]),
+    }
+    if with_estimate and row.get("remaining_estimate_seconds") is not None:
+        body["remainingEstimateSeconds"] = int(row["remaining_estimate_seconds"])
+    return body

@@ -30,6 +30,7 @@ _MISSING_ISSUE = re.compile(
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SEARCH = "POST /rest/api/3/search/jql"
+_ONE_WORKLOG = "GET /rest/api/3/issue/{issueId}/worklog/{id}"
 
 
 class JiraClient(ApiResource):
@@ -159,21 +160,79 @@ class JiraClient(ApiResource):
         (``"leave"``), or is set to a number of seconds (in whole minutes). An
         `OutcomeUnknownError` means the worklog may exist.
         """
-        params: dict[str, str] = {"notifyUsers": "false", "expand": "properties"}
-        if isinstance(estimate, int):
-            params["adjustEstimate"] = "new"
-            params["newEstimate"] = f"{max(estimate, 0) // 60}m"
-        else:
-            params["adjustEstimate"] = estimate
         return self._api().request_json(
             "POST",
             _worklog_path(issue_id),
             endpoint="POST /rest/api/3/issue/{issueId}/worklog",
-            params=params,
+            params=_estimate_params(estimate, expand=True),
             json=body,
         )
 
+    def worklog(self, issue_id: str | int, worklog_id: str | int) -> dict[str, Any] | None:
+        """One worklog with its properties; None when Jira answers 404 (gone, or not visible)."""
+        try:
+            return self._get(
+                f"{_worklog_path(issue_id)}/{quote(str(worklog_id), safe='')}",
+                _ONE_WORKLOG,
+                params={"expand": "properties"},
+            )
+        except ApiError as error:
+            if error.status == 404:
+                return None
+            raise
+
+    def update_worklog(
+        self, issue_id: str | int, worklog_id: str | int, body: dict[str, Any], *, estimate: EstimateChange
+    ) -> dict[str, Any]:
+        """Update a worklog, without notifying watchers. ``"auto"`` changes the issue's remaining
+        estimate by the difference in time spent, as Jira does for anyone's edit."""
+        return self._api().request_json(
+            "PUT",
+            f"{_worklog_path(issue_id)}/{quote(str(worklog_id), safe='')}",
+            endpoint="PUT /rest/api/3/issue/{issueId}/worklog/{id}",
+            params=_estimate_params(estimate, expand=True),
+            json=body,
+        )
+
+    def delete_worklog(self, issue_id: str | int, worklog_id: str | int, *, estimate: EstimateChange) -> bool:
+        """Delete a worklog, without notifying watchers; False when it was already gone (404).
+        ``"auto"`` is Jira's own adjustment of the remaining estimate for a deleted worklog."""
+        try:
+            self._api().request(
+                "DELETE",
+                f"{_worklog_path(issue_id)}/{quote(str(worklog_id), safe='')}",
+                endpoint="DELETE /rest/api/3/issue/{issueId}/worklog/{id}",
+                params=_estimate_params(estimate, expand=False),
+            )
+        except ApiError as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
+
+    def deleted_worklogs(self, since: datetime) -> dict[int, datetime]:
+        """Jira worklog ids deleted after ``since``, with when; Jira leaves out the last minute."""
+        return self._changed_worklogs("/rest/api/3/worklog/deleted", since)
+
+    def updated_worklogs(self, since: datetime) -> dict[int, datetime]:
+        """Jira worklog ids created or changed after ``since``, with when (the last minute left out)."""
+        return self._changed_worklogs("/rest/api/3/worklog/updated", since)
+
     # ----- plumbing
+
+    def _changed_worklogs(self, path: str, since: datetime) -> dict[int, datetime]:
+        endpoint = f"GET {path}"
+        url, params = path, {"since": epoch_ms(since)}
+        changed: dict[int, datetime] = {}
+        for _ in range(MAX_PAGES):
+            page = self._get(url, endpoint, params=params)
+            for item in page.get("values", []):
+                changed[int(item["worklogId"])] = _EPOCH + timedelta(milliseconds=int(item["updatedTime"]))
+            next_page = page.get("nextPage")
+            if page.get("lastPage", True) or not next_page:
+                return changed
+            url, params = str(next_page), None  # the link carries the whole query
+        raise self._unexpected(endpoint, f"more than {MAX_PAGES} pages")
 
     def _get(self, path: str, endpoint: str, params: Params | None = None) -> Any:
         return self._api().request_json("GET", path, endpoint=endpoint, params=params)
@@ -242,6 +301,19 @@ def epoch_ms(moment: datetime) -> int:
     if moment.tzinfo is None:
         raise ValueError("worklog bounds must be timezone-aware")
     return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+def _estimate_params(estimate: EstimateChange, *, expand: bool) -> dict[str, str]:
+    """The query of a worklog write: no notifications, and what it does to the remaining estimate."""
+    params = {"notifyUsers": "false"}
+    if expand:
+        params["expand"] = "properties"
+    if isinstance(estimate, int):
+        params["adjustEstimate"] = "new"
+        params["newEstimate"] = f"{max(estimate, 0) // 60}m"
+    else:
+        params["adjustEstimate"] = estimate
+    return params
 
 
 def _worklog_path(issue_id: str | int) -> str:

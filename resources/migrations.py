@@ -220,10 +220,52 @@ _CHECKED_STAGING = tuple(
 # A row the load could not confirm keeps the destination worklogs that may be its copy.
 _CANDIDATES = ("alter table sync.worklog_links add column candidates bigint[]",)
 
+# Propagation of edits and deletions (docs/propagation.md). The ledger keeps what tempo-sync last
+# wrote (the values, and the copy as the destination then showed it, hashed canonically) and the
+# change in flight; the raw schema keeps the source deletions confirmed by a deletion record.
+_PROPAGATION = (
+    "alter table sync.worklog_links add column sent_values json",
+    "alter table sync.worklog_links add column copy_hash varchar",
+    "alter table sync.worklog_links add column copy_updated_at varchar",
+    "alter table sync.worklog_links add column change varchar",
+    "alter table sync.worklog_links add column change_state varchar",
+    "alter table sync.worklog_links add column change_hash varchar",
+    "alter table sync.worklog_links add column change_run_id varchar",
+    "alter table sync.worklog_links add column change_claimed_at timestamptz",
+    "alter table sync.worklog_links add column conflict varchar",
+    "alter table sync.worklog_links add column retired_copy_id bigint",
+    "alter table sync.worklog_links add column retired_issue_id bigint",
+    "alter table sync.events add column before_values json",
+    "alter table sync.events add column after_values json",
+    # What a created row sent is what its frozen replica row holds.
+    """
+    update sync.worklog_links l set sent_values = json_object(
+        'destination_author_account_id', r.destination_author_account_id,
+        'destination_issue_id', r.destination_issue_id, 'start_date', r.start_date::varchar,
+        'start_time', r.start_time, 'time_spent_seconds', r.time_spent_seconds,
+        'billable_seconds', r.billable_seconds, 'description', r.description,
+        'attributes', r.attributes, 'source_author_name', r.source_author_name,
+        'author_time_zone', r.author_time_zone)
+    from replica.worklogs r
+    where r.tempo_worklog_id = l.tempo_worklog_id and r.source_site = l.source_site
+    """,
+    """
+    create table raw.source_deletions (
+        tempo_worklog_id bigint primary key,
+        jira_worklog_id bigint,
+        deleted_at timestamptz,
+        proof varchar not null,
+        confirmed_run_id varchar not null,
+        confirmed_at timestamptz not null
+    )
+    """,
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "initial schema", _INITIAL),
     (2, "the sites a file belongs to", _SITES),
     (3, "the process that runs each run, so a killed run's claims can be freed", _RUN_PROCESSES),
     (4, "staged records are checked as their page is staged", _CHECKED_STAGING),
     (5, "the possible copies of an unconfirmed worklog", _CANDIDATES),
+    (6, "edits and deletions: what was written, the change in flight, deletions", _PROPAGATION),
 )

@@ -6,6 +6,7 @@ apply: same-key issue mapping, unresolved authors parked, never a substitute aut
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass
@@ -18,11 +19,17 @@ from pydantic import Field
 
 ISSUE_STRATEGIES = ("same_key", "project_map", "field")
 ESTIMATE_POLICIES = ("reduce", "copy")
+CONFLICT_POLICIES = ("park", "source_wins")
+# The mass-deletion guard's default: a share of the run's synced worklogs, with a floor, so that a
+# small day can still lose a few worklogs while a source answering empty lists deletes nothing.
+DEFAULT_MAX_DELETES = "10%"
+MIN_DELETES_ALLOWED = 20
+_SHARE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)%$")
 _PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]*-[1-9][0-9]*$")
 _CUSTOM_FIELD = re.compile(r"^customfield_[0-9]+$")
 _KNOWN = {
-    "": {"issues", "authors", "directory", "load", "http", "checks", "schedule"},
+    "": {"issues", "authors", "directory", "load", "http", "checks", "schedule", "propagate"},
     "issues": {"strategy", "field", "projects", "table"},
     "authors": {"overrides", "fallback_account_id"},
     "directory": {"user_ttl_hours", "issue_ttl_hours"},
@@ -30,6 +37,7 @@ _KNOWN = {
     "http": {"tempo_requests_per_second", "jira_requests_per_second", "max_retries", "backoff_seconds"},
     "checks": {"parked_share_warn", "freshness_days"},
     "schedule": {"hour", "minute", "timezone"},
+    "propagate": {"updates", "deletes", "conflicts", "max_deletes_per_run"},
 }
 
 
@@ -108,6 +116,39 @@ class SyncPolicy(dg.ConfigurableResource):
         description="first wait between retries when the service gives no Retry-After; it doubles",
     )
 
+    propagate_updates: bool = Field(
+        default=False,
+        description="opt-in: carry edits of synced worklogs (description, time, dates, billable, attributes,"
+        " issue, author) to their copies. Off (the default): only creations are synced.",
+    )
+    propagate_deletes: bool = Field(
+        default=False,
+        description="opt-in: delete a copy when its source worklog is deleted (confirmed on the source)",
+    )
+    conflicts: Literal["park", "source_wins"] = Field(
+        default="park",
+        description="a copy someone changed on the destination since tempo-sync wrote it: park (leave both"
+        " sides alone, mark the row destination_changed) or source_wins (overwrite; what was overwritten"
+        " is recorded)",
+    )
+    max_deletes_per_run: str = Field(
+        default=DEFAULT_MAX_DELETES,
+        description='the most copies one run may delete: a number ("25") or a share of the run\'s synced'
+        f' worklogs ("10%", never below {MIN_DELETES_ALLOWED}); above it the run deletes nothing',
+    )
+
+    @property
+    def propagates(self) -> bool:
+        """Whether anything but creations is carried to the destination."""
+        return self.propagate_updates or self.propagate_deletes
+
+    def deletes_allowed(self, synced: int) -> int:
+        """How many copies a run whose work dates hold ``synced`` synced worklogs may delete."""
+        share = _SHARE.match(self.max_deletes_per_run)
+        if share is None:
+            return int(self.max_deletes_per_run)
+        return max(MIN_DELETES_ALLOWED, math.ceil(float(share.group(1)) / 100 * synced))
+
     def override_for(self, account_id: str, email: str | None) -> str | None:
         if account_id in self.author_overrides:
             return self.author_overrides[account_id]
@@ -138,8 +179,9 @@ class SyncPolicy(dg.ConfigurableResource):
             raise PolicyError(
                 f"the policy file {path} is invalid:\n" + "\n".join(f"  - {p}" for p in problems)
             )
-        issues, authors, directory, load, http, checks = (
-            document.get(name, {}) for name in ("issues", "authors", "directory", "load", "http", "checks")
+        issues, authors, directory, load, http, checks, propagate = (
+            document.get(name, {})
+            for name in ("issues", "authors", "directory", "load", "http", "checks", "propagate")
         )
         return cls(
             source_site=source_site,
@@ -158,6 +200,10 @@ class SyncPolicy(dg.ConfigurableResource):
             freshness_days=int(checks.get("freshness_days", 3)),
             max_retries=int(http.get("max_retries", 6)),
             backoff_seconds=float(http.get("backoff_seconds", 1.0)),
+            propagate_updates=propagate.get("updates", False),
+            propagate_deletes=propagate.get("deletes", False),
+            conflicts=propagate.get("conflicts", "park"),
+            max_deletes_per_run=str(propagate.get("max_deletes_per_run", DEFAULT_MAX_DELETES)),
         )
 
 
@@ -233,6 +279,28 @@ def _problems(document: dict[str, Any]) -> list[str]:
     retries = document.get("http", {}).get("max_retries", 0)
     if isinstance(retries, bool) or not (isinstance(retries, int) and 0 <= retries <= 20):
         problems.append("[http] max_retries must be a whole number between 0 and 20")
+    problems += _propagate_problems(document.get("propagate", {}))
+    return problems
+
+
+def _propagate_problems(section: dict[str, Any]) -> list[str]:
+    problems = [
+        f"[propagate] {key} must be true or false"
+        for key in ("updates", "deletes")
+        if not isinstance(section.get(key, False), bool)
+    ]
+    conflicts = section.get("conflicts", "park")
+    if conflicts not in CONFLICT_POLICIES:
+        problems.append(f"[propagate] conflicts is {conflicts!r}; use one of {', '.join(CONFLICT_POLICIES)}")
+    limit = section.get("max_deletes_per_run", DEFAULT_MAX_DELETES)
+    share = _SHARE.match(limit) if isinstance(limit, str) else None
+    whole = isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0
+    if not (whole or (share is not None and float(share.group(1)) <= 100)):
+        problems.append(
+            f"[propagate] max_deletes_per_run is {limit!r}; use a whole number of worklogs (25) or a share"
+            f' of the run\'s synced worklogs from "0%" to "100%" (the default "{DEFAULT_MAX_DELETES}", never'
+            f" below {MIN_DELETES_ALLOWED})"
+        )
     return problems
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import Field
 
-from resources.http import ApiResource, ApiSession, BearerAuth, RawPage, batches
+from resources.http import ApiError, ApiResource, ApiSession, BearerAuth, RawPage, batches
 
 MAX_PAGE_SIZE = 5000  # Tempo v4's largest `limit`
 MAX_BULK_ITEMS = 50
@@ -95,6 +95,15 @@ class TempoClient(ApiResource):
         )
         return [worklog for page in pages for worklog in page]
 
+    def worklog(self, tempo_id: int) -> dict[str, Any] | None:
+        """One worklog by its Tempo id; None when Tempo answers 404 (deleted, or not visible)."""
+        try:
+            return self._api().request_json("GET", f"/4/worklogs/{int(tempo_id)}", endpoint=_ONE)
+        except ApiError as error:
+            if error.status == 404:
+                return None
+            raise
+
     def jira_worklog_ids(self, tempo_ids: Sequence[int]) -> dict[int, int]:
         """Jira worklog id by Tempo worklog id; unknown Tempo ids are left out."""
         mapping: dict[int, int] = {}
@@ -140,6 +149,28 @@ class TempoClient(ApiResource):
             json=list(items),
             retry_statuses=BULK_IN_PROGRESS,
         )
+
+    def update_worklog(self, tempo_id: int, payload: dict[str, Any]) -> dict[str, Any]:
+        """Replace a worklog (``WorklogUpdate``: every field, or the omitted ones may be reset).
+        A PUT is idempotent, so the session retries it after a lost answer."""
+        path = f"/4/worklogs/{int(tempo_id)}"
+        return self._api().request_json("PUT", path, endpoint=_ONE_PUT, json=payload)
+
+    def delete_worklog(self, tempo_id: int) -> bool:
+        """Delete a worklog; False when it was already gone (404), which settles a delete whose
+        first answer was lost."""
+        try:
+            self._api().request("DELETE", f"/4/worklogs/{int(tempo_id)}", endpoint=_ONE_DELETE)
+        except ApiError as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
+
+
+_ONE = "GET /4/worklogs/{id}"
+_ONE_PUT = "PUT /4/worklogs/{id}"
+_ONE_DELETE = "DELETE /4/worklogs/{id}"
 
 
 def tempo_instant(moment: datetime) -> str:

@@ -7,7 +7,8 @@ from datetime import date
 
 import pytest
 
-from replication.load import TempoDestination, pair_answer
+from replication.destinations import TempoDestination
+from replication.load import pair_answer
 from resources.tempo import TempoClient
 
 
