@@ -12,6 +12,8 @@ from assets.partitions import work_days
 from assets.steps import DUCKDB_POOL, scope_of
 from assets.transform import worklog_replica
 from replication import checks
+from replication.destinations import destination_of
+from replication.propagate import as_written, deletion_guard
 from resources.jira import JiraClient
 from resources.policy import SyncPolicy
 from resources.tempo import TempoClient
@@ -76,6 +78,29 @@ def no_destination_worklog_claimed_twice(
         return _result(checks.no_destination_worklog_claimed_twice(connection))
 
 
+@dg.asset_check(asset=worklog_replica, blocking=True, partitions_def=work_days, pool=DUCKDB_POOL)
+def deletions_within_limit(
+    context: dg.AssetCheckExecutionContext, policy: SyncPolicy, warehouse: Warehouse
+) -> dg.AssetCheckResult:
+    """The mass-deletion guard: the copies the source's confirmed deletions would remove are at most
+    `[propagate] max_deletes_per_run` (by default 10% of the dates' synced worklogs, at least 20).
+    Above it the load deletes nothing, and this check names what it would delete. Blocks the load."""
+    if not policy.propagate_deletes:
+        return dg.AssetCheckResult(passed=True, metadata={"deletes": "off ([propagate] deletes = false)"})
+    with warehouse.get_connection() as connection:
+        guard = deletion_guard(connection, scope_of(context), source_site=policy.source_site,
+                               allowed=policy.deletes_allowed)  # fmt: skip
+    figures: dict[str, Any] = {
+        "would_delete": len(guard.pending),
+        "allowed": guard.allowed,
+        "synced_worklogs": guard.synced,
+        "sample_source_ids": guard.pending[: checks.SAMPLE],
+    }
+    if not guard.holds:
+        figures["what_to_do"] = guard.message()
+    return _result(checks.Outcome(guard.holds, figures))
+
+
 @dg.asset_check(asset=worklog_replica, partitions_def=work_days, pool=DUCKDB_POOL)
 def parked_share_is_low(
     context: dg.AssetCheckExecutionContext, policy: SyncPolicy, warehouse: Warehouse
@@ -92,30 +117,42 @@ def destination_matches_ledger(
     context: dg.AssetCheckExecutionContext,
     destination_tempo: TempoClient,
     destination_jira: JiraClient,
+    policy: SyncPolicy,
     warehouse: Warehouse,
 ) -> dg.AssetCheckResult:
     """Read back from the destination: for each destination issue and author of the dates, the
-    seconds of the worklogs the ledger links equal the seconds synced, and none of them is missing."""
+    seconds of the worklogs the ledger links equal the seconds synced, none of them is missing, and
+    each copy still holds the values tempo-sync last wrote (compared canonically)."""
     scope = scope_of(context)
-    target = "tempo" if destination_tempo.token else "jira"
+    destination = destination_of(destination_tempo, destination_jira, policy)
+    target = destination.target
     with warehouse.get_connection() as connection:
         expected = checks.linked_seconds(connection, scope, target)
+        written = checks.written_hashes(connection, scope, target)
     issue_ids = sorted({group.issue_id for group in expected})
-    found: dict[int, tuple[str | None, int]] = {}
+    copies: dict[int, dict[str, Any]] = {}
     if target == "tempo" and issue_ids:
         for worklog in destination_tempo.search_worklogs(
             issue_ids=issue_ids, date_from=scope.date_from, date_to=scope.date_to
         ):
-            found[int(worklog["tempoWorklogId"])] = (
-                worklog["author"]["accountId"],
-                worklog["timeSpentSeconds"],
-            )
+            copies[int(worklog["tempoWorklogId"])] = worklog
     for issue_id in issue_ids if target == "jira" else []:
         after = datetime.combine(scope.date_from - timedelta(days=1), datetime.min.time(), tzinfo=UTC)
         before = datetime.combine(scope.date_to + timedelta(days=2), datetime.min.time(), tzinfo=UTC)
         for worklog in destination_jira.issue_worklogs(issue_id, started_after=after, started_before=before):
-            found[int(worklog["id"])] = (None, worklog["timeSpentSeconds"])
-    return _result(checks.reconcile(expected, found))
+            copies[int(worklog["id"])] = worklog
+    found = {
+        copy_id: (worklog["author"]["accountId"] if target == "tempo" else None, worklog["timeSpentSeconds"])
+        for copy_id, worklog in copies.items()
+    }
+    changed = [
+        int(row["copy_id"])
+        for row in written
+        if int(row["copy_id"]) in copies
+        and destination.copy_hash(copies[int(row["copy_id"])])
+        != (row["copy_hash"] or destination.values_hash(as_written(row)))
+    ]
+    return _result(checks.reconcile(expected, found, changed))
 
 
 @dg.asset_check(asset=destination_worklogs, pool=DUCKDB_POOL)
@@ -138,6 +175,7 @@ ALL_CHECKS = [
     replica_is_complete,
     replica_fields_are_valid,
     no_destination_worklog_claimed_twice,
+    deletions_within_limit,
     parked_share_is_low,
     destination_matches_ledger,
     no_worklog_in_doubt,

@@ -3,12 +3,14 @@
 from collections import Counter
 
 import dagster as dg
+from pydantic import Field
 
 from assets.progress import progress_message
 from assets.steps import SYNC_STEP, UNFINISHED_RUNS, metered, recorded_step, scope_of, table_metadata
 from assets.transform import worklog_replica
-from replication.destinations import Destination, JiraDestination, TempoDestination
+from replication.destinations import destination_of
 from replication.load import OUTCOMES, LoadCounts, link_jira_ids, load
+from replication.propagate import CHANGE_OUTCOMES, PLANNED_OUTCOMES, Settings
 from resources.jira import JiraClient
 from resources.policy import SyncPolicy
 from resources.tempo import TempoClient
@@ -16,6 +18,16 @@ from resources.warehouse import Warehouse
 
 # A failed load names at most this many of the rows it left in doubt.
 NAMED_IN_DOUBT = 20
+
+
+class LoadConfig(dg.Config):
+    """How the load runs."""
+
+    dry_run: bool = Field(
+        default=False,
+        description="Read, resolve and plan, and write nothing to the destination: the run's table shows per"
+        " work date what would be created, updated, moved and deleted (and what is parked).",
+    )
 
 
 @dg.asset(
@@ -26,6 +38,7 @@ NAMED_IN_DOUBT = 20
 )
 def destination_worklogs(
     context: dg.AssetExecutionContext,
+    config: LoadConfig,
     destination_tempo: TempoClient,
     destination_jira: JiraClient,
     policy: SyncPolicy,
@@ -38,17 +51,15 @@ def destination_worklogs(
     worklog in a property. `sync.worklog_links` is the ledger: a worklog is claimed, sent and
     recorded, and anything whose outcome is unknown is reconciled before it is ever sent again;
     a worklog the destination may already hold in another form is `unconfirmed` until a person
-    settles it (`tempo-sync settle`).
+    settles it (`tempo-sync settle`). With `[propagate]` on, the source's edits and confirmed
+    deletions of synced worklogs reach their copies, through the same ledger, and a copy someone
+    changed on the destination is never overwritten unless `conflicts = "source_wins"`.
     """
     scope = scope_of(context)
-    destination: Destination
-    client: TempoClient | JiraClient
-    copy = policy.remaining_estimate == "copy"
-    if destination_tempo.token:
-        destination, client = TempoDestination(destination_tempo, copy_estimate=copy), destination_tempo
-    else:
-        destination = JiraDestination(destination_jira, policy.source_site, copy_estimate=copy)
-        client = destination_jira
+    destination = destination_of(destination_tempo, destination_jira, policy)
+    client: TempoClient | JiraClient = (
+        destination_tempo if destination.target == "tempo" else destination_jira
+    )
 
     def run_is_active(run_id: str) -> bool | None:
         run = context.instance.get_run_by_id(run_id)
@@ -62,22 +73,36 @@ def destination_worklogs(
             context.run.run_id,
             source_site=policy.source_site,
             run_is_active=run_is_active,
+            propagation=Settings(
+                updates=policy.propagate_updates,
+                deletes=policy.propagate_deletes,
+                source_wins=policy.conflicts == "source_wins",
+                deletes_allowed=policy.deletes_allowed,
+            ),
+            dry_run=config.dry_run,
             on_progress=lambda done, total: context.log.info(progress_message("load", done, total)),
         )
         totals = result.totals()
         counts.update({outcome: totals[outcome] for outcome in OUTCOMES},
                       by_day={day: dict(c) for day, c in result.by_day().items()},
-                      api_calls=calls)  # fmt: skip
+                      api_calls=calls, dry_run=config.dry_run)  # fmt: skip
+        if result.blocked:
+            raise dg.Failure(result.blocked, metadata={"deletes_blocked": totals["deletes_blocked"]})
         if totals["pending"] or totals["unconfirmed"] or result.stopped:
             left = {name: totals[name] for name in ("created", "pending", "unconfirmed", "not_attempted")}
             raise dg.Failure(_unfinished(result, totals), metadata=left)
-        if destination_tempo.token:
+        if destination_tempo.token and not config.dry_run:
             link_jira_ids(destination_tempo, warehouse)
+    if totals["conflicts"]:
+        context.log.warning(
+            f"{totals['conflicts']} copies were changed on the destination since tempo-sync wrote them; they"
+            " are parked destination_changed and left alone (`tempo-sync trace ID` shows both versions)"
+        )
     if totals["rejected"]:
         context.log.warning(
             f"{totals['rejected']} worklog(s) rejected by the destination; see sync.worklog_links"
         )
-    synced = totals["created"] + totals["adopted"] + totals["already_synced"]
+    synced = sum(totals[name] for name in ("created", "adopted", "already_synced", "updated", "moved"))
     return dg.MaterializeResult(
         metadata={
             **table_metadata(warehouse, "sync.worklog_links", synced),
@@ -86,6 +111,7 @@ def destination_worklogs(
             "already_synced": totals["already_synced"],
             "rejected": totals["rejected"],
             "claimed_by_another_run": totals["busy"],
+            **{name: totals[name] for name in (*CHANGE_OUTCOMES, *PLANNED_OUTCOMES) if totals[name]},
             "api_calls": dg.MetadataValue.json(dict(calls)),
         }
     )

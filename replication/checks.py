@@ -144,19 +144,47 @@ class LinkedSeconds:
 
 
 def linked_seconds(connection: duckdb.DuckDBPyConnection, scope: Scope, target: str) -> list[LinkedSeconds]:
+    """What the ledger says it wrote, per destination issue and author: the values last written
+    (``sent_values``), which an edit on the source changes only once it is carried."""
     id_column = ID_COLUMN[target]
     rows = connection.execute(f"""
-        select l.destination_issue_id, r.destination_author_account_id, list(l.{id_column} order by 1),
-               sum(r.time_spent_seconds)
-        from sync.worklog_links l join replica.worklogs r using (source_site, tempo_worklog_id)
-        where l.state = 'created' and l.target = $target and r.work_date between $date_from and $date_to
+        with written as (
+            select l.destination_issue_id, l.{id_column} as copy_id,
+                   coalesce(l.sent_values ->> '$.destination_author_account_id',
+                            r.destination_author_account_id) as author,
+                   coalesce(cast(l.sent_values ->> '$.time_spent_seconds' as bigint), r.time_spent_seconds)
+                       as seconds,
+                   coalesce(cast(l.sent_values ->> '$.start_date' as date), r.work_date) as day
+            from sync.worklog_links l join replica.worklogs r using (source_site, tempo_worklog_id)
+            where l.state = 'created' and l.target = $target)
+        select destination_issue_id, author, list(copy_id order by 1), sum(seconds)
+        from written where day between $date_from and $date_to
         group by 1, 2 order by 1, 2""", {**scope.params, "target": target}).fetchall()  # fmt: skip
     return [LinkedSeconds(int(i), str(a), tuple(int(x) for x in ids), int(s)) for i, a, ids, s in rows]
 
 
-def reconcile(expected: Sequence[LinkedSeconds], found: dict[int, tuple[str | None, int]]) -> Outcome:
+def written_hashes(connection: duckdb.DuckDBPyConnection, scope: Scope, target: str) -> list[dict[str, Any]]:
+    """The scope's copies with the canonical hash tempo-sync last saw them with (``copy_hash``;
+    null for copies written before it was kept) and the values it wrote."""
+    id_column = ID_COLUMN[target]
+    cursor = connection.execute(f"""
+        select r.*, l.{id_column} as copy_id, l.copy_hash, l.sent_values
+        from sync.worklog_links l join replica.worklogs r using (source_site, tempo_worklog_id)
+        where l.state = 'created' and l.target = $target and l.sent_values is not null
+          and cast(l.sent_values ->> '$.start_date' as date) between $date_from and $date_to
+        order by copy_id""", {**scope.params, "target": target})  # fmt: skip
+    columns = [column[0] for column in cursor.description or []]
+    return [dict(zip(columns, values, strict=True)) for values in cursor.fetchall()]
+
+
+def reconcile(
+    expected: Sequence[LinkedSeconds],
+    found: dict[int, tuple[str | None, int]],
+    changed: Sequence[int] = (),
+) -> Outcome:
     """Compare the ledger with the destination's worklogs as read back: id → (author, seconds).
-    An author of None is not compared (Jira records the integration user, not the worker)."""
+    An author of None is not compared (Jira records the integration user, not the worker).
+    ``changed`` names the copies whose current values are not what tempo-sync last wrote."""
     missing: list[int] = []
     mismatched: list[str] = []
     for group in expected:
@@ -170,13 +198,15 @@ def reconcile(expected: Sequence[LinkedSeconds], found: dict[int, tuple[str | No
                 f"{' under another author' if wrong_author else ''}, {group.seconds} s synced"
             )
     return Outcome(
-        not missing and not mismatched,
+        not missing and not mismatched and not changed,
         {
             "groups_checked": len(expected),
             "linked_worklogs": sum(len(g.worklog_ids) for g in expected),
             "missing_on_destination": len(missing),
             "sample_missing_ids": missing[:SAMPLE],
             "seconds_mismatches": mismatched[:SAMPLE],
+            "changed_on_destination": len(changed),
+            "sample_changed_ids": list(changed[:SAMPLE]),
         },
     )
 

@@ -16,6 +16,7 @@ from typing import Any
 from replication import canonical
 from replication.payloads import jira_payload, matches_jira, tempo_payload, tempo_update_payload
 from resources.jira import EstimateChange, JiraClient
+from resources.policy import SyncPolicy
 from resources.tempo import TempoClient
 
 BULK_LIMIT = 50  # Tempo's bulk endpoint takes 1 to 50 worklogs for one issue
@@ -238,3 +239,11 @@ def _readable_key(worklog: Mapping[str, Any]) -> canonical.TempoKey | None:
         return canonical.tempo_key_of(worklog)
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def destination_of(tempo: TempoClient, jira: JiraClient, policy: SyncPolicy) -> Destination:
+    """Tempo when the destination has it (a Tempo token is set), Jira worklogs otherwise."""
+    copy_estimate = policy.remaining_estimate == "copy"
+    if tempo.token:
+        return TempoDestination(tempo, copy_estimate=copy_estimate)
+    return JiraDestination(jira, policy.source_site, copy_estimate=copy_estimate)

@@ -24,7 +24,6 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -32,7 +31,16 @@ import pandas as pd
 from replication.destinations import Destination, Row
 from replication.frames import registered
 from replication.ledger import EVENT_INSERT
-from replication.liveness import ProcessIdentity
+from replication.liveness import ClaimHolders, RunIsActive
+from replication.payloads import json_list
+from replication.propagate import (
+    CHANGE_OUTCOMES,
+    PLANNED_OUTCOMES,
+    Propagation,
+    Settings,
+    deletion_guard,
+    sent_values,
+)
 from replication.scope import Scope
 from resources.http import ApiError, OutcomeUnknownError
 from resources.tempo import TempoClient
@@ -42,10 +50,6 @@ logger = logging.getLogger(__name__)
 
 SENDS_PER_RUN = 3  # sends of one row within one run before it is left pending for the next run
 ISSUES_IN_FLIGHT = 3  # destination issues loaded at once
-CLAIM_LEASE = timedelta(minutes=15)
-# A request sent by a process just before it died may still be in the service's hands; 45 s is
-# past the client's 30 s timeout, after which the service has finished with it or dropped it.
-ORPHAN_GRACE = timedelta(seconds=45)
 
 
 # The scope's rows: its work dates, plus the rows from other days this run's transform
@@ -81,6 +85,8 @@ OUTCOMES = (
     "unconfirmed",  # a destination worklog may be their copy; a person settles them
     "busy",  # claimed by another run that is still working on them
     "not_attempted",  # left for the next run after the destination became unavailable
+    *CHANGE_OUTCOMES,
+    *PLANNED_OUTCOMES,
 )
 
 
@@ -89,6 +95,7 @@ class LoadCounts:
     """Each row's outcome, by source Tempo id, with its work date; the counts derive from it."""
 
     stopped: str | None = None  # why the load stopped early
+    blocked: str | None = None  # why the mass-deletion guard deleted nothing
     outcomes: dict[int, tuple[str, str]] = field(default_factory=dict)  # id -> (work date, outcome)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -110,11 +117,6 @@ class LoadCounts:
         return sorted(tempo_id for tempo_id, (_, noted) in self.outcomes.items() if noted == outcome)
 
 
-# Whether the Dagster instance sees the run still going; None when the instance does not know it
-# (an ephemeral instance in another process).
-RunIsActive = Callable[[str], bool | None]
-
-
 def load(
     warehouse: Warehouse,
     destination: Destination,
@@ -123,16 +125,30 @@ def load(
     *,
     source_site: str,
     run_is_active: RunIsActive,
+    propagation: Settings | None = None,
+    dry_run: bool = False,
     on_progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> LoadCounts:
-    """Send the scope's ready rows that the destination does not hold yet; ``on_progress`` hears
-    how many of the rows to send are done after each destination issue."""
+    """Carry the source's edits and deletions of synced worklogs (with ``propagation``), then send
+    the scope's ready rows that the destination does not hold yet, then delete the old copies of
+    worklogs re-homed to another issue. A ``dry_run`` plans the same and writes nothing anywhere.
+    ``on_progress`` hears how many of the rows to send are done after each destination issue."""
     counts = LoadCounts()
+    held = ClaimHolders(run_id, run_is_active)
+    changes = None
+    if propagation is not None and (propagation.updates or propagation.deletes):
+        changes = Propagation(warehouse, destination, run_id, propagation, counts.note, held)
+        _propagate(changes, scope, counts, source_site=source_site, dry_run=dry_run)
     with warehouse.get_connection() as connection:
         cursor = connection.execute(_WORK, {**scope.params, "source_site": source_site, "run_id": run_id})
         columns = [column[0] for column in cursor.description or []]
         work = [dict(zip(columns, values, strict=True)) for values in cursor.fetchall()]
-    by_issue = _to_send(_records(work), counts, _ClaimHolders(run_id, run_is_active))
+    by_issue = _to_send(_records(work), counts, held)
+    if dry_run:
+        for rows in by_issue.values():
+            for row in rows:
+                counts.note(row, "would_create")
+        return counts
     total, done = sum(len(rows) for rows in by_issue.values()), 0
     waiting = iter(by_issue.items())
     # Each issue's claim, send and record stay in order within one thread; several issues are in
@@ -163,16 +179,49 @@ def load(
     for _, rows in waiting:
         for row in rows:
             counts.note(row, "not_attempted")
+    if changes is not None and counts.stopped is None:
+        changes.retire(source_site)
     return counts
 
 
-def _to_send(work: list[Row], counts: LoadCounts, held: _ClaimHolders) -> dict[int, list[Row]]:
+# What a dry run says a planned change would be.
+_PLANNED = {"update": "would_update", "move": "would_move", "reissue": "would_move", "delete": "would_delete",
+            "settle": "pending"}  # fmt: skip
+
+
+def _propagate(
+    changes: Propagation, scope: Scope, counts: LoadCounts, *, source_site: str, dry_run: bool
+) -> None:
+    """Plan every synced worklog's change, hold back the deletions if there are too many, and apply
+    the rest (or, in a dry run, only note them)."""
+    planned = [
+        (row, kind) for row in changes.rows(scope, source_site=source_site) if (kind := changes.plan(row))
+    ]
+    deletions = [row for row, kind in planned if kind == "delete"]
+    if deletions:
+        with changes.warehouse.get_connection() as connection:
+            guard = deletion_guard(connection, scope, source_site=source_site,
+                                   allowed=changes.settings.deletes_allowed)  # fmt: skip
+        if not guard.holds:
+            counts.blocked = guard.message()
+            for row in deletions:
+                counts.note(row, "deletes_blocked")
+            planned = [(row, kind) for row, kind in planned if kind != "delete"]
+    for row, kind in planned:
+        if dry_run:
+            counts.note(row, _PLANNED[kind])
+        else:
+            changes.apply(row, kind)
+
+
+def _to_send(work: list[Row], counts: LoadCounts, held: ClaimHolders) -> dict[int, list[Row]]:
     """The rows to send, by destination issue; every other row is noted with its outcome."""
     by_issue: dict[int, list[Row]] = defaultdict(list)
     for row in work:
         state = row["ledger_state"]
         if state == "created":
-            counts.note(row, "already_synced")
+            if int(row["tempo_worklog_id"]) not in counts.outcomes:  # a change of it was noted first
+                counts.note(row, "already_synced")
         elif state == "unconfirmed":
             counts.note(row, "unconfirmed")  # never resent by a run; `tempo-sync settle` decides
         elif state == "rejected" and row["ledger_hash"] == row["content_hash"]:
@@ -208,44 +257,6 @@ def _note_unsettled(rows: list[Row], counts: LoadCounts, outcome: str) -> None:
     for row in rows:
         if int(row["tempo_worklog_id"]) not in counts.outcomes:
             counts.note(row, outcome)
-
-
-class _ClaimHolders:
-    """Decides whether a pending row's claim still belongs to another, living run.
-
-    A claim of a run that recorded its own end is free. On this host, a claim is held while its
-    run's process lives, and for ``ORPHAN_GRACE`` after the claim once it is gone without
-    recording an end (kill -9 tells nobody). A claim whose process cannot be seen
-    (another host, or this very process, which may serve several runs) is free once the instance
-    has seen its run finish, and held for ``CLAIM_LEASE`` otherwise.
-    """
-
-    def __init__(self, run_id: str, run_is_active: RunIsActive) -> None:
-        self.run_id = run_id
-        self.run_is_active = run_is_active
-        self.now = datetime.now(UTC)
-        self.verdicts: dict[str, bool] = {}
-
-    def elsewhere(self, row: Row) -> bool:
-        claimer = row["claim_run_id"]
-        if claimer is None or claimer == self.run_id:
-            return False
-        if claimer not in self.verdicts:
-            self.verdicts[claimer] = self._held(row)
-        return self.verdicts[claimer]
-
-    def _held(self, row: Row) -> bool:
-        claimed_at = row["claimed_at"]
-        if claimed_at is None or row["claim_run_status"] in ("succeeded", "failed"):
-            return False  # the run ended on its own: every request it sent has had its answer
-        if row["claim_pid"] is not None:
-            process = ProcessIdentity(row["claim_host"], row["claim_pid"], row["claim_process_started"])
-            if process.is_local() and process != ProcessIdentity.current():
-                # Checked before the instance: a crashed run it was told about still needs the grace.
-                return process.is_alive() or self.now - claimed_at < ORPHAN_GRACE
-        if self.run_is_active(row["claim_run_id"]) is False:
-            return False
-        return self.now - claimed_at < CLAIM_LEASE
 
 
 @dataclass
@@ -337,12 +348,14 @@ class _IssueLoad:
             ) from error
 
     def held_ids(self) -> set[int]:
-        """The destination worklogs on the issue that ``created`` ledger rows hold."""
+        """The destination worklogs on the issue that ``created`` ledger rows hold, and the old copies
+        of worklogs re-homed to another issue, which wait there to be deleted."""
         with self.warehouse.get_connection() as connection:
             rows = connection.execute(
                 "select coalesce(destination_tempo_worklog_id, destination_jira_worklog_id)"
-                " from sync.worklog_links where destination_issue_id = ? and state = 'created'",
-                [self.issue_id],
+                " from sync.worklog_links where destination_issue_id = $issue and state = 'created'"
+                " union all select retired_copy_id from sync.worklog_links where retired_issue_id = $issue",
+                {"issue": self.issue_id},
             ).fetchall()
         return {value for (value,) in rows if value is not None}
 
@@ -472,14 +485,21 @@ class _IssueLoad:
                 "tempo_worklog_id": [row["tempo_worklog_id"] for row, _ in pairs],
                 "tempo_id": pd.array([tempo_id for tempo_id, _ in ids], dtype="Int64"),
                 "jira_id": pd.array([jira_id for _, jira_id in ids], dtype="Int64"),
+                # What was written, and the copy as the destination answered it: the baseline that
+                # tells a later edit on the destination (a conflict) from the copy tempo-sync wrote.
+                "sent_values": [json.dumps(sent_values(row)) for row, _ in pairs],
+                "copy_hash": [self.destination.copy_hash(worklog) or self.destination.values_hash(row)
+                              for row, worklog in pairs],
+                "copy_updated_at": [self.destination.updated_at(worklog) for _, worklog in pairs],
             }
-        )
+        )  # fmt: skip
         with self.warehouse.get_connection() as connection, registered(connection, "created", frame):
             connection.execute("begin transaction")
             connection.execute(
                 """
                 update sync.worklog_links l set state = 'created', destination_tempo_worklog_id = c.tempo_id,
                     destination_jira_worklog_id = c.jira_id, last_error = null, candidates = null,
+                    sent_values = c.sent_values, copy_hash = c.copy_hash, copy_updated_at = c.copy_updated_at,
                     finished_at = current_timestamp, created_run_id = $run, last_run_id = $run
                 from created c where l.source_site = c.source_site and l.tempo_worklog_id = c.tempo_worklog_id
                 """,
@@ -625,14 +645,8 @@ def pair_answer(
 
 def _records(rows: list[Row]) -> list[Row]:
     for row in rows:
-        row["attributes"] = _json_list(row["attributes"])
+        row["attributes"] = json_list(row["attributes"])
     return rows
-
-
-def _json_list(value: object) -> list[Any]:
-    if value is None:
-        return []
-    return list(json.loads(value)) if isinstance(value, str) else list(value)  # type: ignore[call-overload]
 
 
 def link_jira_ids(tempo: TempoClient, warehouse: Warehouse) -> None:

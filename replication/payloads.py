@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import date, datetime, time
 from typing import Any
@@ -116,3 +117,10 @@ def tempo_update_payload(row: Mapping[str, Any], *, with_estimate: bool) -> dict
     if with_estimate and row.get("remaining_estimate_seconds") is not None:
         body["remainingEstimateSeconds"] = int(row["remaining_estimate_seconds"])
     return body
+
+
+def json_list(value: object) -> list[Any]:
+    """A JSON list column (work attributes) as DuckDB hands it over: text, a list, or null."""
+    if value is None:
+        return []
+    return list(json.loads(value)) if isinstance(value, str) else list(value)  # type: ignore[call-overload]

@@ -73,10 +73,13 @@ where {IN_SCOPE}
 """
 
 
+# Ledger rows (``l``) whose replica row keeps what was, or may have been, sent: a creation in flight
+# or in doubt, a deleted copy, and a synced worklog unless edits are propagated (then its replica
+# row takes the source's edits, and the ledger keeps what was written), or while an edit of it is
+# in flight. (A rejected row was refused, so it takes the source's changes and goes again.)
+_FROZEN = """(l.state in ('pending', 'unconfirmed', 'resend', 'deleted')
+    or (l.state = 'created' and (not $propagate_updates or l.change_state is not null)))"""
 # Whether a source worklog (``w``) already has its replica row.
-# Ledger states of rows that were, or may have been, sent: their replica row keeps what was sent.
-# (A rejected row was refused, so it takes the source's changes and goes again.)
-_SENT = "('created', 'pending', 'unconfirmed', 'resend')"
 _IN_REPLICA = "w.tempo_worklog_id in (select tempo_worklog_id from replica.worklogs)"
 
 
@@ -104,7 +107,7 @@ def _unfrozen(rows: str) -> str:
     where not exists (
         select 1 from sync.worklog_links l
         where l.source_site = r.source_site and l.tempo_worklog_id = r.tempo_worklog_id
-          and l.state in {_SENT})
+          and {_FROZEN})
     """
 
 
@@ -131,6 +134,7 @@ def build_replica(
         **scope.params,
         "source_site": policy.source_site,
         "destination_has_tempo": destination_has_tempo,
+        "propagate_updates": policy.propagate_updates,
     }
     with registered(connection, "authors", authors), registered(connection, "issues", issues):
         return _rebuild(connection, params, scope, run_id)
@@ -146,7 +150,7 @@ def _rebuild(
         by_status = connection.execute(
             f"{_with_resolved()} select r.status, r.park_reason, count(*), count(l.tempo_worklog_id)"
             " from resolved r left join sync.worklog_links l on l.source_site = r.source_site"
-            f" and l.tempo_worklog_id = r.tempo_worklog_id and l.state in {_SENT}"
+            f" and l.tempo_worklog_id = r.tempo_worklog_id and {_FROZEN}"
             " group by all order by all",
             params,
         ).fetchall()
@@ -183,6 +187,16 @@ def _rebuild(
         connection.execute(
             f"insert into replica.worklogs {_unfrozen(f'not {_IN_REPLICA}')}",
             {**params, "run_id": run_id},
+        )
+        # A copy changed on the destination stays parked until a run finds it as tempo-sync left it.
+        connection.execute(
+            """
+            update replica.worklogs r set status = 'parked', park_reason = 'destination_changed',
+                park_detail = l.conflict
+            from sync.worklog_links l
+            where l.source_site = r.source_site and l.tempo_worklog_id = r.tempo_worklog_id
+              and l.state = 'created' and l.conflict is not null and r.status = 'ready'
+            """
         )
         # A worklog deleted on the source before anything was sent leaves the replica too.
         removed = _scalar(

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from replication.load import ORPHAN_GRACE
+from replication.liveness import ORPHAN_GRACE
 from sandbox.admin_client import SandboxAdmin
 from sandbox.config import DataKnobs
 from tests.support.cli import shared_instance_environment, start_run
