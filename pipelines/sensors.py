@@ -20,6 +20,8 @@ from assets.partitions import work_days
 from assets.steps import UNFINISHED_RUNS
 from pipelines.jobs import sync_worklogs
 from resources.duckdb_file import WarehouseBusyError, existing_tables
+from resources.jira import JiraClient
+from resources.policy import SyncPolicy
 from resources.tempo import TempoClient
 from resources.warehouse import Warehouse
 
@@ -34,12 +36,25 @@ LEDGER_WAIT_SECONDS = 5.0
 # worklogs per request); dates further apart get a run each, which the run queue runs one at a time.
 MAX_GAP = timedelta(days=7)
 
-# Known to the warehouse: linked in the ledger, or parked (every run retries those anyway).
+# What the warehouse knows of updated worklogs: handled when the ledger has them (and, when edits
+# are propagated, a run has read this version) or they are parked (every run retries those); and
+# the work date a run last saw each at, which a move leaves behind.
 _KNOWN = """
-with asked as (select unnest($ids) as tempo_worklog_id)
-select tempo_worklog_id from sync.worklog_links join asked using (tempo_worklog_id)
-union
-select tempo_worklog_id from replica.worklogs join asked using (tempo_worklog_id) where status = 'parked'
+with asked as (select unnest($ids) as tempo_worklog_id, unnest($updated) as updated_at)
+select a.tempo_worklog_id,
+       coalesce(r.status = 'parked', false)
+       or (l.tempo_worklog_id is not null
+           and (not $updates or l.state <> 'created' or r.updated_at >= a.updated_at)) as handled,
+       r.work_date
+from asked a
+left join sync.worklog_links l on l.tempo_worklog_id = a.tempo_worklog_id
+left join replica.worklogs r on r.tempo_worklog_id = a.tempo_worklog_id
+"""
+# The work dates of synced worklogs whose source Jira worklogs were deleted.
+_DELETED = """
+select distinct r.work_date from replica.worklogs r
+join sync.worklog_links l on l.source_site = r.source_site and l.tempo_worklog_id = r.tempo_worklog_id
+where l.state = 'created' and r.source_jira_worklog_id in (select unnest($ids))
 """
 
 
@@ -49,17 +64,32 @@ class LateCursor:
 
     since: datetime | None = None
     requested: dict[str, str] = field(default_factory=dict)  # tempo id → its updatedAt
+    # With deletions propagated: where the source Jira's deleted-worklog feed was read up to, and the
+    # deleted Jira worklogs already asked for.
+    deleted_since: datetime | None = None
+    deleted: dict[str, str] = field(default_factory=dict)  # jira id → when it was deleted
 
     @classmethod
     def parse(cls, raw: str | None) -> LateCursor:
         if not raw:
             return cls()
         data = json.loads(raw)
-        return cls(datetime.fromisoformat(data["since"]), dict(data.get("requested", {})))
+        deleted_since = data.get("deleted_since")
+        return cls(
+            datetime.fromisoformat(data["since"]),
+            dict(data.get("requested", {})),
+            datetime.fromisoformat(deleted_since) if deleted_since else None,
+            dict(data.get("deleted", {})),
+        )
 
     def dump(self) -> str:
         return json.dumps(
-            {"since": self.since.isoformat() if self.since else None, "requested": self.requested}
+            {
+                "since": self.since.isoformat() if self.since else None,
+                "requested": self.requested,
+                "deleted_since": self.deleted_since.isoformat() if self.deleted_since else None,
+                "deleted": self.deleted,
+            }
         )
 
 
@@ -70,7 +100,11 @@ class LateCursor:
     description="Runs the work dates that gained worklogs no run has handled yet, in one run.",
 )
 def late_worklogs(
-    context: dg.SensorEvaluationContext, source_tempo: TempoClient, warehouse: Warehouse
+    context: dg.SensorEvaluationContext,
+    source_tempo: TempoClient,
+    source_jira: JiraClient,
+    policy: SyncPolicy,
+    warehouse: Warehouse,
 ) -> dg.SensorResult | dg.SkipReason:
     busy = context.instance.get_run_records(
         dg.RunsFilter(job_name=sync_worklogs.name, statuses=UNFINISHED_RUNS), limit=1
@@ -91,26 +125,40 @@ def late_worklogs(
             )
     candidates = {
         tempo_id: day
-        for tempo_id, (day, _) in updated.items()
-        if first <= day <= last and str(tempo_id) not in cursor.requested
+        for tempo_id, (day, at) in updated.items()
+        if first <= day <= last and cursor.requested.get(str(tempo_id)) != at.isoformat()
     }
+    deleted_since = cursor.deleted_since or since
+    deleted = source_jira.deleted_worklogs(deleted_since - OVERLAP) if policy.propagate_deletes else {}
+    deletions = {jira_id: at for jira_id, at in deleted.items() if str(jira_id) not in cursor.deleted}
     try:
-        known = _known(warehouse, sorted(candidates))
+        new, left_behind = _unhandled(warehouse, candidates, updated, updates=policy.propagate_updates)
+        deleted_days = _deleted_days(warehouse, sorted(deletions))
     except WarehouseBusyError:
         # A run is writing the ledger; the cursor stays, so the next tick sees these again.
         return dg.SkipReason("the DuckDB file is being written by a run; trying again on the next tick")
-    new = {tempo_id: day for tempo_id, day in candidates.items() if tempo_id not in known}
     newest = max((at for _, at in updated.values()), default=since)
     keep_after = newest - OVERLAP
     requested = {
         key: at for key, at in cursor.requested.items() if datetime.fromisoformat(at) >= keep_after
     } | {str(tempo_id): updated[tempo_id][1].isoformat() for tempo_id in new}
-    days = sorted(set(new.values()))
-    context.log.info(f"{len(updated)} worklog(s) updated since {since:%Y-%m-%dT%H:%M:%SZ}; "
-                     f"{len(new)} not handled yet, on {len(days)} work date(s)")  # fmt: skip
+    newest_deletion = max(deleted.values(), default=deleted_since)
+    asked_deletions = {
+        key: at
+        for key, at in cursor.deleted.items()
+        if datetime.fromisoformat(at) >= newest_deletion - OVERLAP
+    } | {str(jira_id): at.isoformat() for jira_id, at in deletions.items()}
+    days = sorted({*new.values(), *left_behind, *(day for day in deleted_days if first <= day <= last)})
+    context.log.info(f"{len(updated)} worklog(s) updated since {since:%Y-%m-%dT%H:%M:%SZ}; {len(new)} not"
+                     f" handled yet, {len(deletions)} deleted; on {len(days)} work date(s)")  # fmt: skip
+    deleted_mark = max(deletions, default=0)
     return dg.SensorResult(
-        run_requests=[_run_request(first_day, last_day, new) for first_day, last_day in date_ranges(days)],
-        cursor=LateCursor(max(newest, since), requested).dump(),
+        run_requests=[
+            _run_request(first_day, last_day, new, deleted_mark) for first_day, last_day in date_ranges(days)
+        ],
+        cursor=LateCursor(
+            max(newest, since), requested, max(newest_deletion, deleted_since), asked_deletions
+        ).dump(),
     )
 
 
@@ -125,11 +173,15 @@ def date_ranges(days: list[date]) -> list[tuple[date, date]]:
     return ranges
 
 
-def _run_request(first_day: date, last_day: date, new: dict[int, date]) -> dg.RunRequest:
-    newest_id = max(i for i, day in new.items() if first_day <= day <= last_day)
+def _run_request(first_day: date, last_day: date, new: dict[int, date], deleted_mark: int) -> dg.RunRequest:
+    newest_id = max((i for i, day in new.items() if first_day <= day <= last_day), default=0)
+    # The key names what the run is for, so Dagster never launches the same request twice.
+    run_key = f"late-worklogs:{first_day}..{last_day}:{newest_id}"
+    if deleted_mark:
+        run_key += f":deleted-{deleted_mark}"
     # A range is one run (the assets' single-run backfill policy), as `tempo-sync run` asks for it.
     return dg.RunRequest(
-        run_key=f"late-worklogs:{first_day}..{last_day}:{newest_id}",
+        run_key=run_key,
         tags={
             "tempo-sync/trigger": "late-worklogs",
             "dagster/asset_partition_range_start": first_day.isoformat(),
@@ -138,10 +190,35 @@ def _run_request(first_day: date, last_day: date, new: dict[int, date]) -> dg.Ru
     )
 
 
-def _known(warehouse: Warehouse, ids: list[int]) -> set[int]:
-    if not ids or not Path(warehouse.database).exists():
+def _unhandled(
+    warehouse: Warehouse,
+    candidates: dict[int, date],
+    updated: dict[int, tuple[date, datetime]],
+    *,
+    updates: bool,
+) -> tuple[dict[int, date], set[date]]:
+    """The candidates no run has handled yet, and the work dates that moved ones left behind."""
+    if not candidates or not Path(warehouse.database).exists():
+        return dict(candidates), set()
+    ids = sorted(candidates)
+    with warehouse.read_connection(wait_seconds=LEDGER_WAIT_SECONDS) as connection:
+        if "sync.worklog_links" not in existing_tables(connection):
+            return dict(candidates), set()
+        rows = connection.execute(
+            _KNOWN, {"ids": ids, "updated": [updated[i][1] for i in ids], "updates": updates}
+        ).fetchall()
+    new = {tempo_id: candidates[tempo_id] for tempo_id, handled, _ in rows if not handled}
+    left_behind = {
+        day for tempo_id, handled, day in rows if not handled and day and day != candidates[tempo_id]
+    }
+    return new, left_behind
+
+
+def _deleted_days(warehouse: Warehouse, jira_ids: list[int]) -> set[date]:
+    """The work dates of synced worklogs whose source Jira worklogs are among ``jira_ids``."""
+    if not jira_ids or not Path(warehouse.database).exists():
         return set()
     with warehouse.read_connection(wait_seconds=LEDGER_WAIT_SECONDS) as connection:
         if "sync.worklog_links" not in existing_tables(connection):
             return set()
-        return {row[0] for row in connection.execute(_KNOWN, {"ids": ids}).fetchall()}
+        return {row[0] for row in connection.execute(_DELETED, {"ids": jira_ids}).fetchall()}

@@ -44,7 +44,7 @@ def _tick(harness: SyncHarness, cursor: str | None) -> tuple[dg.SensorResult | d
     with dg.build_sensor_context(
         cursor=cursor,
         instance=harness.instance,
-        resources={"source_tempo": resources["source_tempo"], "warehouse": resources["warehouse"]},
+        resources={name: resources[name] for name in ("source_tempo", "source_jira", "policy", "warehouse")},
     ) as context:
         return late_worklogs(context), context.cursor
 
