@@ -46,12 +46,15 @@ def source_worklogs(
     with recorded_step(context, warehouse, "preflight") as counts, metered(*clients) as calls:
         counts["api_calls"] = calls
         has_tempo = bool(destination_tempo.token)
+        rights = {"destination_tempo": has_tempo, "updates": policy.propagate_updates,
+                  "deletes": policy.propagate_deletes}  # fmt: skip
         accesses = preflight.check_sites([
-            ("source", source_jira, source_tempo),
-            ("destination", destination_jira, destination_tempo if has_tempo else None),
+            ("source", source_jira, source_tempo, ()),
+            ("destination", destination_jira, destination_tempo if has_tempo else None,
+             preflight.jira_keys("destination", **rights)),
         ])  # fmt: skip
         # A right that could not be checked does not stop the run; `tempo-sync run` prints these.
-        counts["unchecked"] = preflight.preflight(accesses, destination_tempo=has_tempo)
+        counts["unchecked"] = preflight.preflight(accesses, **rights)
         for sentence in counts["unchecked"]:
             context.log.warning(f"preflight: {sentence}")
     with warehouse.get_connection() as connection:

@@ -40,6 +40,10 @@ VIEW_ALL_WORKLOGS = Permission("Jira", "io.tempo.jira__view-all-worklogs", "View
 LOG_WORK_FOR_OTHERS = Permission("Jira", "io.tempo.jira__log-work-for-others", "Log work for others")
 VIEW_TEAM_WORKLOGS = Permission("Tempo", "permissions.worklog.view", "View team worklogs")
 MANAGE_TEAM_WORKLOGS = Permission("Tempo", "permissions.worklog.manage", "Manage team worklogs")
+EDIT_OWN_WORKLOGS = Permission("Jira", "EDIT_OWN_WORKLOGS", "Edit own worklogs")
+EDIT_ALL_WORKLOGS = Permission("Jira", "EDIT_ALL_WORKLOGS", "Edit all worklogs")
+DELETE_OWN_WORKLOGS = Permission("Jira", "DELETE_OWN_WORKLOGS", "Delete own worklogs")
+DELETE_ALL_WORKLOGS = Permission("Jira", "DELETE_ALL_WORKLOGS", "Delete all worklogs")
 
 _CORE_JIRA = (BROWSE_PROJECTS, BROWSE_USERS, WORK_ON_ISSUES)
 # Tempo's project permissions in Jira, named after its app key: only a site with Tempo has them.
@@ -85,11 +89,14 @@ class Requirement:
 _HIDDEN = "Tempo silently returns only the token user's own worklogs (fewer rows, no error)"
 
 
-def requirements(*, destination_tempo: bool) -> list[Requirement]:
-    """What each site's token users need (the README's permissions table).
+def requirements(
+    *, destination_tempo: bool, updates: bool = False, deletes: bool = False
+) -> list[Requirement]:
+    """What each site's token users need (the README's permissions table), with the rights to edit
+    and delete copies when ``[propagate]`` carries edits (``updates``) and deletions (``deletes``).
 
     A destination without Tempo gets plain Jira worklogs written as the token's own account, so
-    it needs neither "log work for others" nor "view all worklogs".
+    it needs neither "log work for others" nor "view all worklogs", and its copies are its own.
     """
     needs = [
         Requirement("source", "read the issues of worklogs", (BROWSE_PROJECTS,)),
@@ -120,7 +127,32 @@ def requirements(*, destination_tempo: bool) -> list[Requirement]:
                 f"{_HIDDEN}, so a create whose answer was lost may look absent and be sent again",
             ),
         ]
+    # A copy on a destination with Tempo belongs to its author; without Tempo, to the token's user.
+    if destination_tempo:
+        edit, delete = (EDIT_ALL_WORKLOGS, MANAGE_TEAM_WORKLOGS), (DELETE_ALL_WORKLOGS, MANAGE_TEAM_WORKLOGS)
+    else:
+        edit, delete = (EDIT_OWN_WORKLOGS, EDIT_ALL_WORKLOGS), (DELETE_OWN_WORKLOGS, DELETE_ALL_WORKLOGS)
+    if updates:
+        refused = "the destination refuses the edits; they are recorded as change_rejected"
+        needs.append(Requirement("destination", "carry edits to the copies", edit, refused))
+    if deletes:
+        refused = "the destination refuses the deletions; the copies stay"
+        needs.append(Requirement("destination", "delete the copies of deleted worklogs", delete, refused))
     return needs
+
+
+def jira_keys(site: str, *, destination_tempo: bool, updates: bool, deletes: bool) -> tuple[Permission, ...]:
+    """The Jira permissions beyond the core ones that the requirements of ``site`` name."""
+    named = requirements(destination_tempo=destination_tempo, updates=updates, deletes=deletes)
+    return tuple(
+        dict.fromkeys(
+            p
+            for requirement in named
+            if requirement.site == site
+            for p in requirement.any_of
+            if p.service == "Jira" and p not in _CORE_JIRA and p not in _TEMPO_APP_JIRA
+        )
+    )
 
 
 class PreflightError(RuntimeError):
@@ -151,7 +183,9 @@ class SiteAccess:
     problems: tuple[str, ...]
 
 
-def check_site(site: str, jira: JiraClient, tempo: TempoClient | None) -> SiteAccess:
+def check_site(
+    site: str, jira: JiraClient, tempo: TempoClient | None, also: tuple[Permission, ...] = ()
+) -> SiteAccess:
     """Who the tokens are on one site and which of the needed permissions they hold.
 
     Tempo's Jira permissions are asked only of a site with Tempo (``tempo`` given): Jira answers
@@ -163,13 +197,14 @@ def check_site(site: str, jira: JiraClient, tempo: TempoClient | None) -> SiteAc
     account_id = None
     try:
         account_id = str(jira.myself()["accountId"])
-        asked = _CORE_JIRA + (_TEMPO_APP_JIRA if tempo is not None else ())
+        core = _CORE_JIRA + also
+        asked = core + (_TEMPO_APP_JIRA if tempo is not None else ())
         try:
             granted = jira.my_permissions([p.key for p in asked])
         except ApiError as error:
-            if error.status != 400 or asked == _CORE_JIRA:
+            if error.status != 400 or asked == core:
                 raise
-            asked = _CORE_JIRA
+            asked = core
             granted = jira.my_permissions([p.key for p in asked])
             unchecked.update((p, f"Jira does not know {p.key} on this site (400)") for p in _TEMPO_APP_JIRA)
         held.update(p for p in asked if granted.get(p.key))
@@ -189,8 +224,10 @@ def check_site(site: str, jira: JiraClient, tempo: TempoClient | None) -> SiteAc
     return SiteAccess(site, account_id, frozenset(held), unchecked, tuple(problems))
 
 
-def check_sites(sites: Sequence[tuple[str, JiraClient, TempoClient | None]]) -> list[SiteAccess]:
-    """`check_site` for each (site, Jira, Tempo or None), all sites at once.
+def check_sites(
+    sites: Sequence[tuple[str, JiraClient, TempoClient | None, tuple[Permission, ...]]],
+) -> list[SiteAccess]:
+    """`check_site` for each (site, Jira, Tempo or None, more Jira permissions), all sites at once.
 
     Each site's reads go to its own services under their own pacing, so running the sites side
     by side costs one site's round trips instead of the sum.
@@ -213,13 +250,15 @@ def _tempo_permissions(roles: list[dict[str, Any]], account_id: str | None) -> s
     return found
 
 
-def preflight(accesses: Sequence[SiteAccess], *, destination_tempo: bool) -> list[str]:
+def preflight(
+    accesses: Sequence[SiteAccess], *, destination_tempo: bool, updates: bool = False, deletes: bool = False
+) -> list[str]:
     """Raise ``PreflightError`` naming every broken token and every missing permission; else the
     rights that could not be checked, one sentence each (they do not stop the run)."""
     by_site = {access.site: access for access in accesses}
     problems = [problem for access in accesses for problem in access.problems]
     unchecked: list[str] = []
-    for requirement in requirements(destination_tempo=destination_tempo):
+    for requirement in requirements(destination_tempo=destination_tempo, updates=updates, deletes=deletes):
         access = by_site[requirement.site]
         if access.problems:
             continue  # its token already failed; its permissions are unknown

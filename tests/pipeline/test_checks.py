@@ -7,7 +7,10 @@ from datetime import date
 import duckdb
 
 DAY = date(2025, 3, 5)
-BLOCKING = {"replica_is_complete", "replica_fields_are_valid", "no_destination_worklog_claimed_twice"}
+BLOCKING = {
+    "replica_is_complete", "replica_fields_are_valid", "no_destination_worklog_claimed_twice",
+    "deletions_within_limit",
+}  # fmt: skip
 
 
 def test_every_check_passes_on_a_clean_partition(harness):
@@ -20,6 +23,28 @@ def test_every_check_passes_on_a_clean_partition(harness):
     # Freshness is measured against today, and the test data is from 2025; everything else passes.
     assert {name for name, (passed, _) in outcomes.items() if not passed} == {"sync_is_fresh"}
     assert outcomes["destination_matches_ledger"] == (True, "2025-03-05")
+
+
+def test_destination_matches_ledger_names_a_copy_whose_values_changed_on_the_destination(harness):
+    assert harness.run(DAY).success
+    copy_id = harness.scalar(
+        "select min(destination_tempo_worklog_id) from sync.worklog_links where state = 'created'"
+    )
+    destination = harness.tempo("destination")
+    copy = destination.get(f"/4/worklogs/{copy_id}").json()
+    # Someone rewrites the description; the seconds and the author stay as they were.
+    edited = {"authorAccountId": copy["author"]["accountId"], "startDate": copy["startDate"],
+              "startTime": copy["startTime"], "timeSpentSeconds": copy["timeSpentSeconds"],
+              "billableSeconds": copy["billableSeconds"], "description": "rewritten on the destination"}  # fmt: skip
+    assert destination.put(f"/4/worklogs/{copy_id}", json=edited).status_code == 200
+    result = harness.run(DAY)
+    check = next(
+        e for e in result.get_asset_check_evaluations() if e.check_name == "destination_matches_ledger"
+    )
+    assert not check.passed
+    assert check.metadata["changed_on_destination"].value == 1
+    assert check.metadata["sample_changed_ids"].value == [copy_id]
+    assert check.metadata["seconds_mismatches"].value == []
 
 
 def test_a_failing_blocking_check_stops_the_load(harness):

@@ -21,7 +21,7 @@ import pytest
 from replication.liveness import ORPHAN_GRACE
 from sandbox.admin_client import SandboxAdmin
 from sandbox.config import DataKnobs
-from tests.support.cli import shared_instance_environment, start_run
+from tests.support.cli import is_holding, kill_run, shared_instance_environment, start_run, wait_for_run
 from tests.support.sync import SyncHarness
 
 DAY = date(2025, 3, 5)
@@ -30,33 +30,13 @@ SINGLE = "POST /4/worklogs"
 POINTS = ("before", "after", "inside")  # claimed not sent; sent not recorded; inside a bulk call
 
 
-def _wait_for(condition: Callable[[], bool], what: str, run: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 120
-    while not condition():
-        if run.poll() is not None:
-            raise AssertionError(f"the run ended (exit {run.returncode}) before {what}: {run.stderr.read()}")
-        if time.monotonic() > deadline:
-            run.kill()
-            raise AssertionError(f"timed out waiting for {what}: {run.communicate()[1][-3000:]}")
-        time.sleep(0.02)
-
-
-def _kill(run: subprocess.Popen[str]) -> None:
-    run.kill()  # SIGKILL: no cleanup, no goodbye to the instance
-    run.communicate(timeout=30)
-
-
-def _held(admin: SandboxAdmin) -> bool:
-    return any(hold["waiting"] for hold in admin.holds())
-
-
 def _kill_while_held(admin: SandboxAdmin, start: Callable[[], subprocess.Popen[str]], *, when: str) -> None:
     """Start a run and kill it while the sandbox holds its next bulk call ``before`` or ``after``
     applying it, then let the held call go and wait until every call the run sent is done."""
     admin.hold("destination", "tempo", BULK, when=when)
     run = start()
-    _wait_for(lambda: _held(admin), f"a bulk call held {when} it is applied", run)
-    _kill(run)
+    wait_for_run(lambda: is_holding(admin), f"a bulk call held {when} it is applied", run)
+    kill_run(run)
     admin.release_holds()
     _wait_for_quiet(admin)
 
@@ -88,8 +68,8 @@ def test_kill_9_at_each_point_of_the_load_then_a_rerun_creates_each_worklog_exac
             before = unrecorded
             if point == "inside":
                 run = start_run(environ, tmp_path, DAY, DAY)
-                _wait_for(lambda: admin.in_flight("destination", "tempo", BULK) > 0, "a bulk call", run)
-                _kill(run)
+                wait_for_run(lambda: admin.in_flight("destination", "tempo", BULK) > 0, "a bulk call", run)
+                kill_run(run)
                 _wait_for_quiet(admin)
             else:
                 _kill_while_held(admin, lambda: start_run(environ, tmp_path, DAY, DAY), when=point)

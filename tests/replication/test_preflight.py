@@ -153,3 +153,45 @@ def test_unknown_rights_are_returned_and_missing_ones_raise():
         "the destination token's user lacks Jira 'Work on issues' (WORK_ON_ISSUES), needed to create"
         " worklogs on issues"
     ]
+
+
+@pytest.mark.parametrize(
+    ("destination_tempo", "granted", "problems"),
+    [
+        # Jira worklogs are the token user's own: "own" is enough, "all" also does.
+        (False, ["EDIT_OWN_WORKLOGS", "DELETE_ALL_WORKLOGS"], []),
+        (False, ["EDIT_ALL_WORKLOGS"], [
+            "the destination token's user lacks Jira 'Delete own worklogs' (DELETE_OWN_WORKLOGS) or Jira"
+            " 'Delete all worklogs' (DELETE_ALL_WORKLOGS), needed to delete the copies of deleted worklogs",
+        ]),
+        # Tempo copies belong to their authors: Jira's "all" or Tempo's "Manage team worklogs".
+        (True, ["EDIT_OWN_WORKLOGS", "DELETE_OWN_WORKLOGS"], [
+            "the destination token's user lacks Jira 'Edit all worklogs' (EDIT_ALL_WORKLOGS) or Tempo 'Manage"
+            " team worklogs' (permissions.worklog.manage), needed to carry edits to the copies",
+            "the destination token's user lacks Jira 'Delete all worklogs' (DELETE_ALL_WORKLOGS) or Tempo"
+            " 'Manage team worklogs' (permissions.worklog.manage), needed to delete the copies of deleted"
+            " worklogs",
+        ]),
+    ],
+)  # fmt: skip
+def test_propagating_edits_and_deletions_asks_for_the_rights_to_edit_and_delete_copies(
+    destination_tempo, granted, problems
+):
+    rights = {"destination_tempo": destination_tempo, "updates": True, "deletes": True}
+    jira = FakeJira(CORE + APP + granted)
+    also = preflight.jira_keys("destination", **rights)
+    destination = preflight.check_site("destination", jira, FakeTempo(["permissions.worklog.view"]) if
+                                       destination_tempo else None, also)  # fmt: skip
+    assert {key for asked in jira.asked for key in asked} >= {p.key for p in also}
+    source = preflight.check_site("source", FakeJira(CORE + APP), FakeTempo())
+    if problems:
+        with pytest.raises(PreflightError) as stopped:
+            preflight.preflight([source, destination], **rights)
+        assert stopped.value.problems == problems
+    else:
+        assert preflight.preflight([source, destination], **rights) == []
+    # Without propagation, none of these rights is asked for or needed.
+    assert (
+        preflight.jira_keys("destination", destination_tempo=destination_tempo, updates=False, deletes=False)
+        == ()
+    )

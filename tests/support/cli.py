@@ -6,9 +6,12 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+from sandbox.admin_client import SandboxAdmin
 from tests.support.sync import SyncHarness
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,3 +52,25 @@ def start_run(environ: dict[str, str], cwd: Path, first: date, last: date) -> su
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def wait_for_run(condition: Callable[[], bool], what: str, run: subprocess.Popen[str]) -> None:
+    """Wait until ``condition`` holds while ``run`` lives; fail naming ``what`` if it never does."""
+    deadline = time.monotonic() + 120
+    while not condition():
+        if run.poll() is not None:
+            raise AssertionError(f"the run ended (exit {run.returncode}) before {what}: {run.stderr.read()}")
+        if time.monotonic() > deadline:
+            run.kill()
+            raise AssertionError(f"timed out waiting for {what}: {run.communicate()[1][-3000:]}")
+        time.sleep(0.02)
+
+
+def kill_run(run: subprocess.Popen[str]) -> None:
+    run.kill()  # SIGKILL: no cleanup, no goodbye to the instance
+    run.communicate(timeout=30)
+
+
+def is_holding(admin: SandboxAdmin) -> bool:
+    """Whether the sandbox holds a request at one of its holds right now."""
+    return any(hold["waiting"] for hold in admin.holds())
