@@ -33,9 +33,14 @@ def test_destination_matches_ledger_names_a_copy_whose_values_changed_on_the_des
     destination = harness.tempo("destination")
     copy = destination.get(f"/4/worklogs/{copy_id}").json()
     # Someone rewrites the description; the seconds and the author stay as they were.
-    edited = {"authorAccountId": copy["author"]["accountId"], "startDate": copy["startDate"],
-              "startTime": copy["startTime"], "timeSpentSeconds": copy["timeSpentSeconds"],
-              "billableSeconds": copy["billableSeconds"], "description": "rewritten on the destination"}  # fmt: skip
+    edited = {
+        "authorAccountId": copy["author"]["accountId"],
+        "startDate": copy["startDate"],
+        "startTime": copy["startTime"],
+        "timeSpentSeconds": copy["timeSpentSeconds"],
+        "billableSeconds": copy["billableSeconds"],
+        "description": "rewritten on the destination",
+    }
     assert destination.put(f"/4/worklogs/{copy_id}", json=edited).status_code == 200
     result = harness.run(DAY)
     check = next(
