@@ -159,9 +159,20 @@ def destination_matches_ledger(
 def no_worklog_in_doubt(warehouse: Warehouse) -> dg.AssetCheckResult:
     """No worklog of any date waits for a person's decision (`unconfirmed`: the destination may hold
     its copy in another form, so no run sends it again; settle it with `tempo-sync settle`), and none
-    has stayed `pending` for over a day (a failed run's date that nobody ran again)."""
+    has stayed `pending`, nor an edit or deletion of it in flight, for over a day (a failed run's
+    date that nobody ran again)."""
     with warehouse.get_connection() as connection:
         return _result(checks.nothing_in_doubt(connection, STALE_PENDING))
+
+
+@dg.asset_check(asset=destination_worklogs, pool=DUCKDB_POOL)
+def edits_reach_their_copies(warehouse: Warehouse) -> dg.AssetCheckResult:
+    """With `[propagate]` on: no synced worklog waits with an edit or a deletion its copy did not
+    take, because someone changed the copy on the destination (a conflict, parked
+    `destination_changed`) or the destination refused the change. Warns; `tempo-sync trace ID`
+    shows both versions."""
+    with warehouse.get_connection() as connection:
+        return _result(checks.edits_carried(connection), severity=dg.AssetCheckSeverity.WARN)
 
 
 @dg.asset_check(asset=destination_worklogs, pool=DUCKDB_POOL)
@@ -179,5 +190,6 @@ ALL_CHECKS = [
     parked_share_is_low,
     destination_matches_ledger,
     no_worklog_in_doubt,
+    edits_reach_their_copies,
     sync_is_fresh,
 ]

@@ -223,8 +223,9 @@ def nothing_in_doubt(connection: duckdb.DuckDBPyConnection, stale_after: timedel
     stale = [
         row[0]
         for row in connection.execute(
-            "select tempo_worklog_id from sync.worklog_links where state = 'pending'"
-            " and claimed_at < current_timestamp - $age order by 1",
+            "select tempo_worklog_id from sync.worklog_links where (state = 'pending'"
+            " and claimed_at < current_timestamp - $age) or (change_state is not null"
+            " and change_claimed_at < current_timestamp - $age) order by 1",
             {"age": stale_after},
         ).fetchall()
     ]
@@ -237,6 +238,27 @@ def nothing_in_doubt(connection: duckdb.DuckDBPyConnection, stale_after: timedel
             "pending_for_long": len(stale),
             "sample_pending_ids": stale[:SAMPLE],
             "pending_allowed_hours": stale_after / timedelta(hours=1),
+        },
+    )
+
+
+def edits_carried(connection: duckdb.DuckDBPyConnection) -> Outcome:
+    """No synced worklog waits with an edit or a deletion the destination did not take: a copy
+    someone changed on the destination (parked ``destination_changed``), or a change it refused."""
+    conflicts = [row[0] for row in connection.execute(
+        "select tempo_worklog_id from sync.worklog_links where state = 'created' and conflict is not null"
+        " order by 1").fetchall()]  # fmt: skip
+    refused = [row[0] for row in connection.execute(
+        "select tempo_worklog_id from sync.worklog_links where state = 'created' and change = 'rejected'"
+        " order by 1").fetchall()]  # fmt: skip
+    return Outcome(
+        not (conflicts or refused),
+        {
+            "changed_on_destination": len(conflicts),
+            "sample_conflict_ids": conflicts[:SAMPLE],
+            "changes_refused": len(refused),
+            "sample_refused_ids": refused[:SAMPLE],
+            "to_look": "tempo-sync trace ID shows what tempo-sync wrote and the copy as found",
         },
     )
 
