@@ -116,3 +116,56 @@ def test_the_relaxed_key_ignores_what_a_service_might_rewrite_and_keeps_author_i
     assert canonical.relaxed_key(sent) == canonical.relaxed_key(rewritten)
     other_day = canonical.tempo_key_of(ANSWER | {"startDate": "2025-03-06"})
     assert canonical.relaxed_key(sent) != canonical.relaxed_key(other_day)
+
+
+# ----- the hashes that tell an edited copy from the one tempo-sync wrote
+
+WRITTEN = {
+    **ROW,
+    "attributes": [{"key": "_Activity_", "value": "design"}, {"key": "_Overtime_", "value": "true"}],
+}
+
+
+@pytest.mark.parametrize(
+    "copy",
+    [
+        pytest.param({**ANSWER, "startTime": "00:00:00", "billableSeconds": 5400, "description": "",
+                      "attributes": {"values": [{"key": "_Overtime_", "value": "true"},
+                                                {"key": "_Activity_", "value": "design"}]}},
+                     id="defaults-filled-in-attributes-reordered"),
+        pytest.param({**ANSWER, "startTime": "0:00:00", "description": "  \r\n",
+                      "attributes": {"values": [{"key": "_Activity_", "value": "design"},
+                                                {"key": "_Overtime_", "value": "true"}]}},
+                     id="unpadded-hour-and-blank-description"),
+    ],
+)  # fmt: skip
+def test_a_copy_as_the_service_stores_it_hashes_like_what_was_written(copy):
+    assert canonical.tempo_hash_of(copy) == canonical.tempo_hash(WRITTEN)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("timeSpentSeconds", 5460),
+        ("description", "changed by hand"),
+        ("startTime", "08:00:00"),
+        ("billableSeconds", 0),
+        ("startDate", "2025-03-06"),
+        ("attributes", {"values": [{"key": "_Activity_", "value": "meeting"}]}),
+    ],
+)
+def test_a_copy_edited_on_the_destination_hashes_otherwise(field, value):
+    copy = {**ANSWER, "attributes": {"values": WRITTEN["attributes"]}, field: value}
+    assert canonical.tempo_hash_of(copy) != canonical.tempo_hash(WRITTEN)
+
+
+def test_a_jira_worklog_hashes_by_its_instant_not_by_the_offset_it_is_shown_at():
+    comment = {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [
+        {"type": "text", "text": "Standup"}]}]}  # fmt: skip
+    local = {"started": "2025-03-05T09:00:00.000+0530", "timeSpentSeconds": 900, "comment": comment}
+    utc = {**local, "started": "2025-03-05T03:30:00.000+0000"}
+    assert canonical.jira_hash(local) == canonical.jira_hash(utc)
+    assert canonical.jira_hash({**local, "timeSpentSeconds": 960}) != canonical.jira_hash(local)
+    edited = {**local, "comment": {**comment, "content": [{"type": "paragraph", "content": [
+        {"type": "text", "text": "Standup (longer)"}]}]}}  # fmt: skip
+    assert canonical.jira_hash(edited) != canonical.jira_hash(local)
