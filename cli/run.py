@@ -3,6 +3,8 @@
 By default it prints notices and the steps' progress (a bar on a terminal, a few plain lines when
 stderr is a file), then the per-day table and the outcome. ``--quiet`` prints only the table, the
 outcome and what went wrong; ``--json`` prints the result as one JSON document on stdout.
+``--dry-run`` reads, resolves and plans as a run does, and writes nothing to the destination: the
+table shows per work date what the run would create, update, move and delete.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from cli.report import REPORTED_TABLES, DayReport, as_json, day_reports, render,
 from pipelines import sandbox_mode
 from replication.scope import Scope
 from resources.duckdb_file import WarehouseBusyError, existing_tables
-from resources.policy import PolicyError
+from resources.policy import PolicyError, SyncPolicy
 from resources.settings import Mode, SettingsError, load_settings
 from resources.warehouse import Warehouse
 
@@ -32,6 +34,8 @@ DEFAULT_DAYS = 3
 # The command prints its own table and the failing step's error; Dagster's event log (with
 # tracebacks) is in the UI when DAGSTER_HOME is set.
 _CONSOLE = {"console": {"config": {"log_level": "CRITICAL"}}}
+# The load's own switch (``assets.load.LoadConfig``); the other steps only read the sites.
+_DRY_RUN = {"destination_worklogs": {"config": {"dry_run": True}}}
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -39,6 +43,9 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help=f"first work date (default: {DEFAULT_DAYS} days before today)")  # fmt: skip
     parser.add_argument("--to", dest="date_to", type=date.fromisoformat, metavar="DATE",
                         help="last work date, included (default: yesterday)")  # fmt: skip
+    parser.add_argument("--dry-run", action="store_true",
+                        help="read, resolve and plan, and write nothing to the destination: show what the run"
+                        " would create, update, move and delete")  # fmt: skip
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--quiet", action="store_true",
                         help="print only the per-day table, the outcome and what went wrong")  # fmt: skip
@@ -54,6 +61,8 @@ class _Outcome:
     run_id: str
     succeeded: bool
     scope: Scope
+    dry_run: bool
+    propagation: bool  # [propagate] carries edits or deletions: the table shows what it did
     failures: list[dict[str, str]] = field(default_factory=list)  # each failed step and its error
     unchecked: list[str] = field(default_factory=list)  # rights the preflight could not check
     reports: list[DayReport] | None = None  # None when the file holds no results to read
@@ -88,13 +97,20 @@ def run_command(args: argparse.Namespace) -> int:
     except PolicyError as error:
         print(f"tempo-sync: {error}", file=sys.stderr)
         return 2
+    # The definitions validated the file; only its switches matter here, not the source site.
+    propagation = SyncPolicy.from_file(settings.config_path, source_site="").propagates
     if settings.mode is Mode.SANDBOX and chatty:
         print(
             f"tempo-sync: running on the local sandbox ({sandbox_mode.local_sandbox().urls.base}, state in "
             f"{sandbox_mode.state_dir()}), not on real sites; set TEMPO_SYNC_MODE=live and the SOURCE_* and "
             "DEST_* variables to sync real sites."
         )
-    if chatty:
+    if chatty and args.dry_run:
+        print(
+            f"tempo-sync: dry run of work dates {date_from} to {date_to}: reading the sites and planning into"
+            f" {settings.duckdb_path}; nothing will be written to the destination"
+        )
+    elif chatty:
         print(f"tempo-sync: syncing work dates {date_from} to {date_to} into {settings.duckdb_path}")
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     warehouse = Warehouse(database=str(settings.duckdb_path))
@@ -115,10 +131,10 @@ def run_command(args: argparse.Namespace) -> int:
         }}  # fmt: skip
     # The progress logger writes to stderr; quiet and JSON output leave it out.
     loggers = {**_CONSOLE, "progress": {}} if chatty else _CONSOLE
-    result = job.execute_in_process(
-        instance=instance, run_config={"loggers": loggers}, raise_on_error=False, **options
-    )
-    outcome = _Outcome(result.run_id, result.success, Scope(date_from, date_to), closed_runs=closed)
+    run_config: dict[str, object] = {"loggers": loggers, **({"ops": _DRY_RUN} if args.dry_run else {})}
+    result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False, **options)
+    outcome = _Outcome(result.run_id, result.success, Scope(date_from, date_to), args.dry_run, propagation,
+                       closed_runs=closed)  # fmt: skip
     outcome.failures = _failures(result)
     _read_results(warehouse, outcome)
     if args.json:
@@ -159,9 +175,12 @@ def _print(outcome: _Outcome) -> None:
     for right in outcome.unchecked:
         print(f"tempo-sync: warning: {right}", file=sys.stderr)
     if outcome.reports is not None:
-        print(render(outcome.reports))
+        print(render(outcome.reports, propagation=outcome.propagation, dry_run=outcome.dry_run))
     for failure in outcome.failures:
         print(f"tempo-sync: step {failure['step']} failed: {failure['message']}", file=sys.stderr)
+    if outcome.dry_run:
+        # Said whatever happened: a dry run's load never writes, so neither success nor failure did.
+        print("tempo-sync: dry run: nothing was written to the destination")
     if outcome.succeeded:
         print(f"tempo-sync: run {outcome.run_id} succeeded")
     else:
@@ -170,11 +189,13 @@ def _print(outcome: _Outcome) -> None:
 
 def _document(outcome: _Outcome, mode: Mode, database: str) -> dict[str, Any]:
     """The ``--json`` document; ``days`` and ``totals`` are the table's lines (``null`` totals when
-    the run left no results to read)."""
-    days, totals = as_json(outcome.reports) if outcome.reports is not None else ([], None)
+    the run left no results to read), with every figure whatever the policy."""
+    reports = outcome.reports
+    days, totals = as_json(reports, dry_run=outcome.dry_run) if reports is not None else ([], None)
     return {
         "run_id": outcome.run_id,
         "status": "succeeded" if outcome.succeeded else "failed",
+        "dry_run": outcome.dry_run,
         "date_from": outcome.scope.date_from.isoformat(),
         "date_to": outcome.scope.date_to.isoformat(),
         "mode": mode.value,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import subprocess
 from datetime import date
 from pathlib import Path
@@ -50,6 +51,10 @@ def _day_counts(harness: SyncHarness, run_id: str) -> dict[str, Any]:
         "quarantined": harness.scalar("select count(*) from raw.quarantine where work_date = ?", [DAY]),
         "pending": links.get("pending", 0),
         "unconfirmed": links.get("unconfirmed", 0),
+        # Edits and deletions are not propagated here ([propagate] is off): none, but always there.
+        "updated": 0,
+        "deleted": 0,
+        "conflicts": 0,
         "parked": sum(parked.values()),
         "parked_by_reason": parked,
     }
@@ -120,7 +125,11 @@ def test_quiet_prints_only_the_table_and_the_outcome(harness: SyncHarness, capsy
     out, err = capsys.readouterr()
     run_id = harness.scalar("select run_id from lineage.runs")
     lines = out.splitlines()
-    assert lines[0].startswith("work date ")
+    # With [propagate] off the table is what it always was: no updated, deleted or conflicts.
+    assert re.split(r"\s{2,}", lines[0]) == [
+        "work date", "extracted", "created", "already synced", "rejected", "quarantined", "pending",
+        "unconfirmed", "parked", "parked by reason",
+    ]  # fmt: skip
     assert lines[2].startswith("2025-03-05 ")
     assert lines[-1] == f"tempo-sync: run {run_id} succeeded"
     assert len(lines) == 6  # header, rule, the day, rule, total, outcome
@@ -135,6 +144,7 @@ def test_json_prints_one_document_with_the_figures_of_the_table(harness: SyncHar
     run_id = harness.scalar("select run_id from lineage.runs")
     assert document["run_id"] == run_id
     assert document["status"] == "succeeded"
+    assert document["dry_run"] is False
     assert (document["date_from"], document["date_to"]) == ("2025-03-05", "2025-03-05")
     assert document["mode"] == "live"
     assert document["failed_steps"] == []
