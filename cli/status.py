@@ -1,4 +1,5 @@
-"""``tempo-sync status``: recent runs, the ledger, the replica and what is not synced yet.
+"""``tempo-sync status``: recent runs, the ledger, the replica, what is not synced yet and what the
+propagation of edits and deletions (``[propagate]``) left to look at.
 
 It only reads the DuckDB file named by the settings, read-only: it starts no sandbox and builds no
 Dagster definitions, so it works the same in sandbox and live mode. ``tempo-sync trace`` opens the
@@ -142,6 +143,7 @@ def read_status(connection: duckdb.DuckDBPyConnection, path: Path, runs: int) ->
         "unconfirmed": _in_doubt(connection),
         "replica": _replica(connection),
         "progress": _progress(connection),
+        "propagation": _propagation(connection),
     }
 
 
@@ -156,6 +158,7 @@ def render_status(status: dict[str, Any]) -> str:
         _render_in_doubt(status["unconfirmed"]),
         _render_replica(status["replica"]),
         _render_progress(status["progress"]),
+        _render_propagation(status["propagation"]),
     )
     return "\n\n".join(sections)
 
@@ -178,13 +181,15 @@ select run_id, job_name, partition_start, partition_end, status, started_at,
     (counts -> '$.load' ->> 'rejected')::bigint,
     (counts -> '$.load' ->> 'pending')::bigint,
     (counts -> '$.load' ->> 'unconfirmed')::bigint,
-    error
+    error,
+    coalesce((counts -> '$.load' ->> 'dry_run')::boolean, false)
 from lineage.runs
 order by started_at desc
 limit getvariable('latest')
 """
 
-_RUN_FIELDS = ("run_id", "job", "date_from", "date_to", "status", "started_at", "seconds", *LOADED, "error")
+_RUN_FIELDS = ("run_id", "job", "date_from", "date_to", "status", "started_at", "seconds", *LOADED, "error",
+               "dry_run")  # fmt: skip
 
 
 def _runs(connection: duckdb.DuckDBPyConnection, limit: int) -> dict[str, Any]:
@@ -203,7 +208,8 @@ def _render_runs(runs: dict[str, Any]) -> str:
     cells = [
         (
             run["run_id"][:8],
-            run["job"],
+            # A dry run created nothing by design; without the mark it reads as a sync that found nothing.
+            f"{run['job']} (dry run)" if run["dry_run"] else run["job"],
             partitions(run["date_from"], run["date_to"]),
             run["status"],
             utc(run["started_at"]),
@@ -364,6 +370,41 @@ def _render_progress(progress: dict[str, Any]) -> str:
             ("oldest unsynced work date", unsynced),
             ("newest work date with a created worklog", text(newest) if newest else "none"),
         ]
+    )
+
+
+_PROPAGATION = """
+select
+    (select count(*) from replica.worklogs where status = 'parked' and park_reason = 'destination_changed'),
+    (select count(*) from sync.worklog_links where change_state is not null),
+    (select count(*) from sync.worklog_links where state = 'deleted'),
+    (select count(*) from raw.source_deletions d
+     join sync.worklog_links l on l.tempo_worklog_id = d.tempo_worklog_id where l.state = 'created')
+"""
+
+_PROPAGATION_FIELDS = ("conflicts", "changes_in_flight", "deleted_copies", "source_deletions_not_carried")
+
+
+def _propagation(connection: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """What the propagation of edits and deletions left: copies changed on the destination (parked),
+    changes a run claimed or sent and did not record yet, copies deleted, and confirmed source
+    deletions whose copy is still there (held back by the mass-deletion guard, left by a run that
+    stopped, or `[propagate] deletes` switched off since)."""
+    row = connection.execute(_PROPAGATION).fetchone() or (0, 0, 0, 0)
+    return dict(zip(_PROPAGATION_FIELDS, map(int, row), strict=True))
+
+
+def _render_propagation(propagation: dict[str, int]) -> str:
+    labels = (
+        "conflicts (parked destination_changed)",
+        "changes in flight",
+        "deleted copies",
+        "source deletions confirmed, not carried yet",
+    )
+    counts = [str(propagation[name]) for name in _PROPAGATION_FIELDS]
+    width = max(map(len, counts))
+    return "edits and deletions ([propagate])\n" + render_fields(
+        [(label, count.rjust(width)) for label, count in zip(labels, counts, strict=True)]
     )
 
 
