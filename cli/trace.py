@@ -2,7 +2,8 @@
 
 The id may be a source Tempo or Jira worklog id, or a destination Tempo or Jira worklog id. Tempo
 and Jira ids come from different counters, so one number can name several worklogs; each is shown.
-The command only reads the DuckDB file, like ``tempo-sync status``.
+The history shows every version written to the destination, and every change, deletion and
+conflict with ``[propagate]`` on. The command only reads the DuckDB file, like ``tempo-sync status``.
 """
 
 from __future__ import annotations
@@ -11,13 +12,16 @@ import argparse
 import json
 import sys
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from cli.status import add_wait_option, partitions, run_on_warehouse
-from cli.tables import render_fields, render_table, text, truncate, utc
+from cli.tables import NONE, render_fields, render_table, text, truncate, utc
+from replication import canonical
+from replication.payloads import jira_payload
 from replication.privacy import mask_email
 from resources.duckdb_file import set_variables
 
@@ -53,7 +57,10 @@ select kind, tempo_worklog_id, min(n) as n from (
     select 'destination Jira worklog id', tempo_worklog_id, 4
     from sync.worklog_links where destination_jira_worklog_id = getvariable('id')
     union all
-    select 'possible destination copy', tempo_worklog_id, 5
+    select 'old destination copy, being moved to another issue', tempo_worklog_id, 5
+    from sync.worklog_links where retired_copy_id = getvariable('id')
+    union all
+    select 'possible destination copy', tempo_worklog_id, 6
     from sync.worklog_links where list_contains(candidates, getvariable('id'))
 )
 group by all
@@ -81,14 +88,37 @@ from replica.worklogs where tempo_worklog_id = getvariable('worklog')
 _LEDGER = """
 select source_site, state, target, destination_issue_id, destination_tempo_worklog_id,
     destination_jira_worklog_id, candidates, attempts, last_error, claimed_at, finished_at, claim_run_id,
-    created_run_id, last_run_id
+    created_run_id, last_run_id, sent_values, conflict, change, change_state, change_run_id,
+    change_claimed_at, retired_copy_id, retired_issue_id
 from sync.worklog_links where tempo_worklog_id = getvariable('worklog') order by source_site
 """
 
 _EVENTS = """
-select occurred_at, event, run_id, detail
+select source_site, occurred_at, event, run_id, detail, before_values, after_values
 from sync.events where tempo_worklog_id = getvariable('worklog') order by occurred_at
 """
+
+# The events that the history tells: each version written, each change, deletion and conflict.
+_WRITTEN = ("created", "adopted")  # a copy came to hold the values then current
+_CHANGED = ("updated", "moved", "rehoming", "change_rejected")  # before -> after, where both are known
+_HISTORY = (*_WRITTEN, *_CHANGED, "deleted", "conflict")
+# How the history names the values a copy is written from (``sync.worklog_links.sent_values``).
+_VALUE_LABELS = {
+    "destination_author_account_id": "author",
+    "destination_issue_id": "issue",
+    "start_date": "start date",
+    "start_time": "start time",
+    "time_spent_seconds": "time spent",
+    "billable_seconds": "billable",
+    "description": "description",
+    "attributes": "attributes",
+    "source_author_name": "worker's name",
+    "author_time_zone": "worker's time zone",
+}
+# How the history names the fields of the canonical Tempo key (``replication.canonical.TempoKey``).
+_TEMPO_KEY_LABELS = {"issue_id": "issue", "start_date": "start date", "start_seconds": "start time",
+                     "time_spent": "time spent"}  # fmt: skip
+_JIRA_STARTED = "%Y-%m-%dT%H:%M:%S.%f%z"
 
 _RUNS = """
 select run_id, job_name, partition_start, partition_end, status, started_at, finished_at
@@ -185,8 +215,11 @@ def tell(
     replicas = _records(connection, _REPLICA)
     replica = replicas[0] if replicas else None
     story.sections.append(_resolution(story, replica, show_emails=show_emails))
-    story.sections.append(_ledger(story, _records(connection, _LEDGER), replica))
-    story.sections.append(_events(story, _records(connection, _EVENTS)))
+    ledger = _records(connection, _LEDGER)
+    events = _records(connection, _EVENTS)
+    story.sections.append(_ledger(story, ledger, replica))
+    story.sections.append(_history(story, events, ledger))
+    story.sections.append(_events(story, events))
     story.sections.append(_runs(story, connection))
     title = f"worklog {tempo_worklog_id} (source Tempo id): {worklog_id} is its {' and its '.join(kinds)}"
     return "\n\n".join([title, *story.sections])
@@ -282,6 +315,7 @@ def _ledger_row(story: Story, row: Record) -> str:
     story.ran(row["created_run_id"], "created")
     if row["last_run_id"] not in (row["claim_run_id"], row["created_run_id"]):
         story.ran(row["last_run_id"], "changed the ledger row")
+    story.ran(row["change_run_id"], "changing the copy")
     settle = (
         [("to settle", f"tempo-sync settle {story.tempo_worklog_id} --adopt DESTINATION_ID  (or --resend)")]
         if row["state"] == "unconfirmed"
@@ -291,6 +325,7 @@ def _ledger_row(story: Story, row: Record) -> str:
         ("source site", text(row["source_site"])),
         ("state", text(row["state"])),
         *settle,
+        *_propagation_fields(row),
         ("target", text(row["target"])),
         ("destination issue id", text(row["destination_issue_id"])),
         ("destination Tempo worklog id", text(row["destination_tempo_worklog_id"])),
@@ -304,6 +339,171 @@ def _ledger_row(story: Story, row: Record) -> str:
         ("created run", _short(row["created_run_id"])),
         ("last run", _short(row["last_run_id"])),
     ])  # fmt: skip
+
+
+def _propagation_fields(row: Record) -> list[tuple[str, str]]:
+    """What ``[propagate]`` left on the ledger row, when it left anything: a conflict, a change in
+    flight or refused, an old copy waiting to be deleted."""
+    fields = []
+    if row["conflict"] is not None:
+        fields.append(("conflict", f"{row['conflict']} (parked destination_changed; both sides left alone)"))
+    if row["change_state"] is not None:
+        fields.append(("change in flight", (
+            f"{row['change']}, {row['change_state']} by run {_short(row['change_run_id'])} at"
+            f" {utc(row['change_claimed_at'])}; a run that finds it settles it by reading the copy"
+        )))  # fmt: skip
+    elif row["change"] == "rejected":
+        fields.append(
+            ("change", "rejected by the destination (see last error); tried again once the source changes")
+        )
+    if row["retired_copy_id"] is not None:
+        fields.append(("old copy", (
+            f"{row['retired_copy_id']} on issue {text(row['retired_issue_id'])}, deleted once the copy on the"
+            " new issue exists"
+        )))  # fmt: skip
+    return fields
+
+
+def _history(story: Story, events: list[Record], ledger: list[Record]) -> str:
+    """Each version written to the destination, and each change, deletion and conflict, with its run."""
+    title = "history: what was written to the destination, oldest first"
+    by_site = {row["source_site"]: row for row in ledger}
+    entries = [
+        _entry(story, events, index, by_site.get(event["source_site"]))
+        for index, event in enumerate(events)
+        if event["event"] in _HISTORY
+    ]
+    if not entries:
+        return f"{title}: nothing yet"
+    return title + "\n" + "\n".join(f"  {entry}" for entry in entries)
+
+
+def _entry(story: Story, events: list[Record], index: int, ledger_row: Record | None) -> str:
+    """One event of the history: its time, run and detail, then the values it concerns."""
+    event = events[index]
+    head = f"{utc(event['occurred_at'], millis=True)}  {event['event']}  run {_short(event['run_id'])}:"
+    head += f" {text(event['detail'])}"
+    before, after = event["before_values"], event["after_values"]
+    if event["event"] in _WRITTEN:
+        # A creation records no values: what it wrote stayed until the next event that records the
+        # values before it, or is still what the ledger says was last written.
+        later = (e["before_values"] for e in events[index + 1 :] if e["source_site"] == event["source_site"])
+        values = next((v for v in later if v is not None), ledger_row and ledger_row["sent_values"])
+        return head + "\n" + render_fields(_values(values), indent=4)
+    if event["event"] in _CHANGED and before and after:
+        return head + "\n" + render_fields(_changes(_object(before), _object(after)), indent=4)
+    if event["event"] == "conflict" and before and after and ledger_row is not None:
+        found = _conflict(story, ledger_row, _object(before), _object(after))
+        return head + "\n    what tempo-sync wrote → the copy as found\n" + render_fields(found, indent=6)
+    return head  # a deletion, the end of a move between issues, a copy found deleted: the detail says it
+
+
+def _values(values: object) -> list[tuple[str, str]]:
+    if values is None:
+        return [("values", "not recorded")]
+    return [(_VALUE_LABELS.get(name, name), _value(name, value)) for name, value in _object(values).items()]
+
+
+def _changes(before: Record, after: Record) -> list[tuple[str, str]]:
+    """The fields that differ, each ``before → after``."""
+    names = [name for name in {**before, **after} if before.get(name) != after.get(name)]
+    if not names:
+        return [("values", "unchanged")]
+    return [
+        (_VALUE_LABELS.get(name, name), f"{_value(name, before.get(name))} → {_value(name, after.get(name))}")
+        for name in names
+    ]
+
+
+def _conflict(story: Story, ledger_row: Record, wrote: Record, found: Record) -> list[tuple[str, str]]:
+    """What tempo-sync wrote → the copy as found, in the fields the conflict check compares (the
+    canonical comparison of ``replication.canonical``: a value the service merely stores
+    differently is no difference)."""
+    try:
+        if ledger_row["target"] == "tempo":
+            differences = _tempo_differences(wrote, found)
+        else:
+            differences = _jira_differences(story, ledger_row["source_site"], wrote, found)
+    except (KeyError, TypeError, ValueError):
+        return [("copy", truncate(json.dumps(found, ensure_ascii=False), DESCRIPTION_WIDTH * 2))]
+    return [(label, f"{wrote_text} → {found_text}") for label, wrote_text, found_text in differences]
+
+
+def _tempo_differences(wrote: Record, found: Record) -> list[tuple[str, str, str]]:
+    sent, seen = canonical.tempo_key(wrote), canonical.tempo_key_of(found)
+    differences = []
+    for name in canonical.differences(sent, seen):
+        before, after = (_key_value(name, getattr(key, name)) for key in (sent, seen))
+        differences.append((_TEMPO_KEY_LABELS.get(name, name), before, after))
+    sent_attributes, seen_attributes = (
+        canonical.attributes(wrote["attributes"]),
+        canonical.attributes(found.get("attributes")),
+    )
+    if sent_attributes != seen_attributes:
+        differences.append(("attributes", _pairs(sent_attributes), _pairs(seen_attributes)))
+    return differences
+
+
+def _jira_differences(
+    story: Story, source_site: str, wrote: Record, found: Record
+) -> list[tuple[str, str, str]]:
+    # The body tempo-sync wrote, rebuilt from its values; its link property is not compared.
+    body = jira_payload(
+        {**wrote, "tempo_worklog_id": story.tempo_worklog_id, "source_jira_worklog_id": None},
+        source_site=source_site,
+    )
+    differences = []
+    sent_start, seen_start = (datetime.strptime(str(w["started"]), _JIRA_STARTED) for w in (body, found))
+    if sent_start != seen_start:
+        differences.append(("started", str(body["started"]), str(found["started"])))
+    if int(body["timeSpentSeconds"]) != int(found["timeSpentSeconds"]):
+        differences.append(
+            ("time spent", _seconds(body["timeSpentSeconds"]), _seconds(found["timeSpentSeconds"]))
+        )
+    sent_comment = canonical.description(canonical.adf_text(body["comment"]))
+    seen_comment = canonical.description(canonical.adf_text(found.get("comment")))
+    if sent_comment != seen_comment:
+        differences.append(("comment", _description(sent_comment), _description(seen_comment)))
+    return differences
+
+
+def _key_value(name: str, value: Any) -> str:
+    """A field of the canonical Tempo key as the history shows it."""
+    if name == "start_seconds":
+        hours, rest = divmod(int(value), 3600)
+        return f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+    if name in ("time_spent", "billable"):
+        return _seconds(int(value))
+    return _description(value) if name == "description" else str(value)
+
+
+def _value(name: str, value: object) -> str:
+    """One of the written values as the history shows it."""
+    if value is None:
+        return NONE
+    if name in ("time_spent_seconds", "billable_seconds"):
+        return _seconds(int(value))  # type: ignore[call-overload]
+    if name == "description":
+        return _description(value)
+    if name == "attributes":
+        return _pairs(canonical.attributes(value))
+    return str(value)
+
+
+def _description(value: object) -> str:
+    """A description quoted as JSON, so that its ends, line breaks and emptiness show; cut at the
+    trace's width."""
+    quoted = json.dumps(str(value), ensure_ascii=False)
+    return quoted if len(quoted) <= DESCRIPTION_WIDTH else quoted[: DESCRIPTION_WIDTH - 4] + '..."'
+
+
+def _pairs(attributes: tuple[tuple[str, str], ...]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in attributes) or NONE
+
+
+def _object(value: object) -> Record:
+    """A JSON object column, as DuckDB hands it over (text)."""
+    return dict(json.loads(value)) if isinstance(value, str) else dict(value)  # type: ignore[call-overload]
 
 
 def _events(story: Story, rows: list[Record]) -> str:
