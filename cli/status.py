@@ -373,30 +373,37 @@ def _render_progress(progress: dict[str, Any]) -> str:
     )
 
 
+# Conflicts are read from the ledger, as the check edits_reach_their_copies reads them: the replica
+# row is parked `destination_changed` too, but a run's transform makes it ready again until its load
+# looks at the copy once more.
 _PROPAGATION = """
 select
-    (select count(*) from replica.worklogs where status = 'parked' and park_reason = 'destination_changed'),
+    (select count(*) from sync.worklog_links where state = 'created' and conflict is not null),
+    (select count(*) from sync.worklog_links where state = 'created' and change = 'rejected'),
     (select count(*) from sync.worklog_links where change_state is not null),
     (select count(*) from sync.worklog_links where state = 'deleted'),
     (select count(*) from raw.source_deletions d
      join sync.worklog_links l on l.tempo_worklog_id = d.tempo_worklog_id where l.state = 'created')
 """
 
-_PROPAGATION_FIELDS = ("conflicts", "changes_in_flight", "deleted_copies", "source_deletions_not_carried")
+_PROPAGATION_FIELDS = ("conflicts", "changes_refused", "changes_in_flight", "deleted_copies",
+                       "source_deletions_not_carried")  # fmt: skip
 
 
 def _propagation(connection: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """What the propagation of edits and deletions left: copies changed on the destination (parked),
-    changes a run claimed or sent and did not record yet, copies deleted, and confirmed source
-    deletions whose copy is still there (held back by the mass-deletion guard, left by a run that
-    stopped, or `[propagate] deletes` switched off since)."""
-    row = connection.execute(_PROPAGATION).fetchone() or (0, 0, 0, 0)
+    edits the destination refused (tried again once the source changes again), changes a run
+    claimed or sent and did not record yet, copies deleted, and confirmed source deletions whose
+    copy is still there (held back by the mass-deletion guard, left by a run that stopped, or
+    `[propagate] deletes` switched off since)."""
+    row = connection.execute(_PROPAGATION).fetchone() or (0,) * len(_PROPAGATION_FIELDS)
     return dict(zip(_PROPAGATION_FIELDS, map(int, row), strict=True))
 
 
 def _render_propagation(propagation: dict[str, int]) -> str:
     labels = (
         "conflicts (parked destination_changed)",
+        "changes the destination refused",
         "changes in flight",
         "deleted copies",
         "source deletions confirmed, not carried yet",

@@ -244,6 +244,7 @@ def test_the_run_table_shows_updated_deleted_and_conflicts_only_with_propagation
     assert main(["status", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["propagation"] == {
         "conflicts": 1,
+        "changes_refused": 0,
         "changes_in_flight": 0,
         "deleted_copies": 0,
         "source_deletions_not_carried": 0,
@@ -252,6 +253,7 @@ def test_the_run_table_shows_updated_deleted_and_conflicts_only_with_propagation
     shown = dict(map(_cells, _block(capsys.readouterr().out, "edits and deletions")[1:]))
     assert shown == {
         "conflicts (parked destination_changed)": "1",
+        "changes the destination refused": "0",
         "changes in flight": "0",
         "deleted copies": "0",
         "source deletions confirmed, not carried yet": "0",
