@@ -121,8 +121,9 @@ def destination_matches_ledger(
     warehouse: Warehouse,
 ) -> dg.AssetCheckResult:
     """Read back from the destination: for each destination issue and author of the dates, the
-    seconds of the worklogs the ledger links equal the seconds synced, none of them is missing, and
-    each copy still holds the values tempo-sync last wrote (compared canonically)."""
+    seconds of the worklogs the ledger links equal the seconds synced, and none of them is missing;
+    with `[propagate]` on, each copy also still holds the values tempo-sync last wrote (compared
+    canonically)."""
     scope = scope_of(context)
     destination = destination_of(destination_tempo, destination_jira, policy)
     target = destination.target
@@ -145,10 +146,14 @@ def destination_matches_ledger(
         copy_id: (worklog["author"]["accountId"] if target == "tempo" else None, worklog["timeSpentSeconds"])
         for copy_id, worklog in copies.items()
     }
+    # With edits or deletions propagated, each copy must also still hold what tempo-sync last wrote:
+    # a copy changed on the destination is a conflict for the next edit. Off, only the seconds count,
+    # as they always have.
     changed = [
         int(row["copy_id"])
         for row in written
-        if int(row["copy_id"]) in copies
+        if policy.propagates
+        and int(row["copy_id"]) in copies
         and destination.copy_hash(copies[int(row["copy_id"])])
         != (row["copy_hash"] or destination.values_hash(as_written(row)))
     ]

@@ -265,8 +265,10 @@ def edits_carried(connection: duckdb.DuckDBPyConnection) -> Outcome:
 
 def fresh(connection: duckdb.DuckDBPyConnection, today: date, allowed_days: int) -> Outcome:
     """The newest work date a successful run synced is at most ``allowed_days`` before ``today``."""
+    # A dry run wrote nothing to the destination, so it synced nothing.
     row = connection.execute(
         "select max(partition_end) from lineage.runs where status = 'succeeded'"
+        " and not coalesce(cast(counts ->> '$.load.dry_run' as boolean), false)"
     ).fetchone()
     newest = row[0] if row else None
     age = (today - newest).days if newest else None

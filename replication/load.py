@@ -147,7 +147,8 @@ def load(
     if dry_run:
         for rows in by_issue.values():
             for row in rows:
-                counts.note(row, "would_create")
+                # A row left pending is reconciled (read) before it is sent, so it may not be created.
+                counts.note(row, "pending" if row["ledger_state"] == "pending" else "would_create")
         return counts
     total, done = sum(len(rows) for rows in by_issue.values()), 0
     waiting = iter(by_issue.items())

@@ -65,7 +65,7 @@ CHANGE_OUTCOMES = (
 PLANNED_OUTCOMES = ("would_create", "would_update", "would_move", "would_delete")
 
 # Synced worklogs that a change may concern: the scope's dates and the rows this run transformed,
-# plus, of any date, a change an earlier run left in flight and a source deletion not yet carried.
+# plus, of any date, a change an earlier run left in flight.
 _SYNCED = """
 select r.*, l.target, l.destination_issue_id as copy_issue_id,
        case when l.target = 'tempo' then l.destination_tempo_worklog_id
@@ -80,18 +80,18 @@ join replica.worklogs r on r.source_site = l.source_site and r.tempo_worklog_id 
 left join raw.source_deletions d on d.tempo_worklog_id = l.tempo_worklog_id
 left join lineage.runs p on p.run_id = l.change_run_id
 where l.state = 'created' and l.source_site = $source_site
-  and (r.work_date between $date_from and $date_to or r.last_run_id = $run_id
-       or l.change_state is not null or d.tempo_worklog_id is not null)
+  and (r.work_date between $date_from and $date_to or r.last_run_id = $run_id or l.change_state is not null)
 order by r.work_date, r.tempo_worklog_id
 """
 
-# Source deletions confirmed and not yet carried: what the mass-deletion guard counts.
+# Source deletions of the run's dates confirmed and not yet carried: what the mass-deletion guard
+# weighs against the synced worklogs of the same dates.
 _DELETIONS = """
-select l.tempo_worklog_id, r.work_date
+select l.tempo_worklog_id
 from sync.worklog_links l
 join raw.source_deletions d on d.tempo_worklog_id = l.tempo_worklog_id
 join replica.worklogs r on r.source_site = l.source_site and r.tempo_worklog_id = l.tempo_worklog_id
-where l.state = 'created' and l.source_site = $source_site
+where l.state = 'created' and l.source_site = $source_site and r.work_date between $date_from and $date_to
 order by 1
 """
 _SYNCED_IN_SCOPE = """
@@ -107,6 +107,7 @@ values ($source_site, $tempo_worklog_id, current_timestamp, $run, $event, $detai
 """
 # One ledger or replica row, by its key; and the columns of a change, cleared once it is recorded.
 _ROW = "where source_site = $source_site and tempo_worklog_id = $tempo_worklog_id"
+_DELETE = "delete"  # the change_hash of a deletion, which writes no values
 _GONE = "the copy was deleted on the destination; tempo-sync never re-creates a copy a person deleted"
 _CHANGED = "the copy was changed on the destination since tempo-sync wrote it"
 _NO_CHANGE = (
@@ -157,9 +158,9 @@ def deletion_guard(
     connection: Any, scope: Scope, *, source_site: str, allowed: Callable[[int], int]
 ) -> DeletionGuard:
     """The guard for a run over ``scope``; ``allowed`` turns the synced count into the limit."""
-    params = {"source_site": source_site}
+    params = {"source_site": source_site, **scope.params}
     pending = [int(row[0]) for row in connection.execute(_DELETIONS, params).fetchall()]
-    row = connection.execute(_SYNCED_IN_SCOPE, {**params, **scope.params}).fetchone()
+    row = connection.execute(_SYNCED_IN_SCOPE, params).fetchone()
     synced = int(row[0]) if row else 0
     return DeletionGuard(pending, int(allowed(synced)), synced)
 
@@ -209,11 +210,18 @@ class Propagation:
         if row["change_state"] is not None:
             return "settle"
         if row["source_deleted"]:
-            return "delete" if self.settings.deletes else None
-        return self._edit(row) if self._editable(row) else None
+            refused = (
+                row["change"] == "rejected" and row["change_hash"] == _DELETE
+            )  # until `tempo-sync retry`
+            return "delete" if self.settings.deletes and not refused else None
+        edit = self._edit(row) if self._editable(row) else None
+        # A conflict whose edit the source took back: nothing is left to carry, so nothing is in conflict.
+        return "clear" if edit is None and row["conflict"] is not None else edit
 
     def apply(self, row: Row, kind: str) -> None:
-        if kind == "settle":
+        if kind == "clear":
+            self.clear_conflict(row)
+        elif kind == "settle":
             if self.held.elsewhere(row):
                 self.note(row, "busy")
             else:
@@ -234,8 +242,13 @@ class Propagation:
         if copy is None:
             self.copy_gone(row, kind)
             return
+        found = self.destination.copy_hash(copy)
+        if kind in ("update", "move") and found == row["change_hash"]:
+            # Someone already made the copy what the source now says: there is nothing to write.
+            self.record_updated(row, kind, copy, None, detail="found on the destination as the source has it")
+            return
         overwritten = None
-        if self.destination.copy_hash(copy) != self._baseline(row):
+        if found != self._baseline(row):
             if not self.settings.source_wins:
                 self.record_conflict(row, copy, _CHANGED)
                 return
@@ -255,7 +268,7 @@ class Propagation:
 
     def claim(self, row: Row, kind: str) -> bool:
         """Take the row's change under this run, unless another run changed the ledger meanwhile."""
-        change_hash = None if kind == "delete" else self.destination.values_hash(row)
+        change_hash = _DELETE if kind == "delete" else self.destination.values_hash(row)
         with self.warehouse.get_connection() as connection:
             connection.execute("begin transaction")
             taken = connection.execute(
@@ -298,13 +311,17 @@ class Propagation:
         self.record_updated(row, kind, answer, overwritten)
 
     def settle(self, row: Row, *, resend: bool = True) -> None:
-        """A change whose outcome is unknown: the copy, read back, says whether it was applied. One
-        that was not is sent again (``resend``) or left to the next run."""
-        kind = str(row["change"])
-        if kind == "reissue":  # claimed by a run that died before it re-homed anything
-            self.release(row, "an earlier run claimed this move between issues and sent nothing")
-            self.apply(row, "reissue")
+        """A change left in flight: one only claimed sent nothing and is planned afresh; for one sent
+        with no known outcome, the copy, read back, says whether it was applied. One that was not is
+        sent again (``resend``, after the same look for a conflict as before its first send) or left
+        to the next run."""
+        if row["change_state"] == "claimed":
+            self.release(row, "an earlier run claimed this change and sent nothing")
+            kind = self.plan(row)
+            if kind is not None:
+                self.apply(row, kind)
             return
+        kind = str(row["change"])
         try:
             copy = self.destination.read_copy(int(row["copy_issue_id"]), int(row["copy_id"]))
         except ApiError as error:
@@ -321,10 +338,12 @@ class Propagation:
         found = self.destination.copy_hash(copy)
         if kind != "delete" and found == row["change_hash"]:
             self.record_updated(row, kind, copy, None, detail="applied (a read settled an unknown outcome)")
-        elif kind != "delete" and found != self._baseline(row) and not self.settings.source_wins:
+            return
+        changed = found != self._baseline(row)
+        if changed and not self.settings.source_wins:
             self.record_conflict(row, copy, "the copy changed on the destination while tempo-sync wrote it")
         elif resend:
-            self.send(row, kind, None)
+            self.send(row, kind, copy if changed else None)
         else:
             self.note(row, "pending")  # not applied; the next run reads the copy again
 
@@ -381,6 +400,25 @@ class Propagation:
                 self._event(connection, row, "moved", detail, before=None, after=row["sent_values"])
                 connection.execute("commit")
             self.note(row, "moved")
+
+    def clear_conflict(self, row: Row) -> None:
+        """The source went back to what tempo-sync wrote: no edit waits, so the row leaves the
+        conflict; the copy keeps what the destination made of it."""
+        with self.warehouse.get_connection() as connection:
+            connection.execute("begin transaction")
+            connection.execute(
+                f"update sync.worklog_links set conflict = null, last_run_id = $run {_ROW}",
+                {**_key(row), "run": self.run_id},
+            )
+            connection.execute(
+                "update replica.worklogs set status = 'ready', park_reason = null, park_detail = null"
+                f" {_ROW} and park_reason = 'destination_changed'",
+                _key(row),
+            )
+            self._event(connection, row, "conflict_cleared", "the source is back to what tempo-sync wrote;"
+                        " nothing waits to be carried", before=None, after=None)  # fmt: skip
+            connection.execute("commit")
+        self.note(row, "already_synced")
 
     # ----- records
 
@@ -495,11 +533,13 @@ class Propagation:
 
     def _edit(self, row: Row) -> str | None:
         wanted = self.destination.values_hash(row)
-        refused = row["change"] == "rejected" and row["change_hash"] == wanted  # as it is; not again
-        if refused or wanted == self.destination.values_hash(as_written(row)):
-            return None
+        if row["change"] == "rejected" and row["change_hash"] == wanted:
+            return None  # refused as it is; tried again once the source changes, or after `tempo-sync retry`
+        # The issue first: a Jira copy's hash does not hold its issue, which its path names.
         if int(row["destination_issue_id"]) != int(row["copy_issue_id"]):
             return "reissue"
+        if wanted == self.destination.values_hash(as_written(row)):
+            return None
         written = _json_object(row["sent_values"])
         return "move" if str(row["start_date"]) != written["start_date"] else "update"
 

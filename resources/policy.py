@@ -133,8 +133,9 @@ class SyncPolicy(dg.ConfigurableResource):
     )
     max_deletes_per_run: str = Field(
         default=DEFAULT_MAX_DELETES,
-        description='the most copies one run may delete: a number ("25") or a share of the run\'s synced'
-        f' worklogs ("10%", never below {MIN_DELETES_ALLOWED}); above it the run deletes nothing',
+        description="the most copies one run may delete: a whole number (25) or a share of the synced"
+        f' worklogs of the run\'s dates ("10%", never below {MIN_DELETES_ALLOWED}); above it the run deletes'
+        " nothing",
     )
 
     @property

@@ -26,7 +26,8 @@ def test_every_check_passes_on_a_clean_partition(harness):
     assert outcomes["destination_matches_ledger"] == (True, "2025-03-05")
 
 
-def test_destination_matches_ledger_names_a_copy_whose_values_changed_on_the_destination(harness):
+def test_with_propagation_on_destination_matches_ledger_names_a_copy_whose_values_changed(harness):
+    harness.set_policy("[propagate]\nupdates = true\n")
     assert harness.run(DAY).success
     copy_id = harness.scalar(
         "select min(destination_tempo_worklog_id) from sync.worklog_links where state = 'created'"
