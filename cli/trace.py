@@ -101,7 +101,7 @@ from sync.events where tempo_worklog_id = getvariable('worklog') order by occurr
 # The events that the history tells: each version written, each change, deletion and conflict.
 _WRITTEN = ("created", "adopted")  # a copy came to hold the values then current
 _CHANGED = ("updated", "moved", "rehoming", "change_rejected")  # before -> after, where both are known
-_HISTORY = (*_WRITTEN, *_CHANGED, "deleted", "conflict")
+_HISTORY = (*_WRITTEN, *_CHANGED, "deleted", "conflict", "conflict_cleared")
 # How the history names the values a copy is written from (``sync.worklog_links.sent_values``).
 _VALUE_LABELS = {
     "destination_author_account_id": "author",
@@ -353,9 +353,7 @@ def _propagation_fields(row: Record) -> list[tuple[str, str]]:
             f" {utc(row['change_claimed_at'])}; a run that finds it settles it by reading the copy"
         )))  # fmt: skip
     elif row["change"] == "rejected":
-        fields.append(
-            ("change", "rejected by the destination (see last error); tried again once the source changes")
-        )
+        fields.append(("change", "refused by the destination (see the last error and the history)"))
     if row["retired_copy_id"] is not None:
         fields.append(("old copy", (
             f"{row['retired_copy_id']} on issue {text(row['retired_issue_id'])}, deleted once the copy on the"
@@ -365,7 +363,8 @@ def _propagation_fields(row: Record) -> list[tuple[str, str]]:
 
 
 def _history(story: Story, events: list[Record], ledger: list[Record]) -> str:
-    """Each version written to the destination, and each change, deletion and conflict, with its run."""
+    """Each version written to the destination, and each change, deletion and conflict (and its
+    end, when the source went back to what was written), with its run."""
     title = "history: what was written to the destination, oldest first"
     by_site = {row["source_site"]: row for row in ledger}
     entries = [

@@ -260,7 +260,7 @@ def test_the_run_table_shows_updated_deleted_and_conflicts_only_with_propagation
     }
 
 
-def test_trace_shows_every_version_sent_and_the_conflict_with_the_run_of_each(
+def test_trace_shows_every_version_sent_and_the_conflict_and_its_end_with_the_run_of_each(
     make_harness: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     harness = make_harness(UPDATES)
@@ -275,8 +275,16 @@ def test_trace_shows_every_version_sent_and_the_conflict_with_the_run_of_each(
     _copy_edit(harness, copy_id, description="fixed by hand on the destination")
     _source_edit(harness, tempo_id, description="edited again")
     conflict = harness.run(DAY)
-    assert all(result.success for result in (first, update, conflict))
+    assert main(["trace", str(copy_id)]) == 0
+    in_conflict = capsys.readouterr().out
+    # The source goes back to what tempo-sync wrote: nothing waits to be carried, the conflict ends.
+    _source_edit(harness, tempo_id, description="edited on the source")
+    cleared = harness.run(DAY)
+    assert all(result.success for result in (first, update, conflict, cleared))
 
+    ledger = dict(_cells(line) for line in _block(in_conflict, "ledger")[1:])
+    assert ledger["state"] == "created"
+    assert ledger["conflict"].startswith(CHANGED_THERE)
     assert main(["trace", str(copy_id)]) == 0
     out = capsys.readouterr().out
     history = _block(out, "history:")
@@ -286,6 +294,8 @@ def test_trace_shows_every_version_sent_and_the_conflict_with_the_run_of_each(
         ["created", f"run {first.run_id[:8]}: destination worklog {copy_id}"],
         ["updated", f"run {update.run_id[:8]}: applied: time_spent_seconds, description changed"],
         ["conflict", f"run {conflict.run_id[:8]}: {CHANGED_THERE}"],
+        ["conflict_cleared", f"run {cleared.run_id[:8]}: the source is back to what tempo-sync wrote; nothing"
+                             " waits to be carried"],
     ]  # fmt: skip
     fields = _history_fields(history)
     quoted = json.dumps(description, ensure_ascii=False)
@@ -298,9 +308,7 @@ def test_trace_shows_every_version_sent_and_the_conflict_with_the_run_of_each(
         "what tempo-sync wrote → the copy as found": "",
         "description": '"edited on the source" → "fixed by hand on the destination"',
     }
-    ledger = dict(_cells(line) for line in _block(out, "ledger")[1:])
-    assert ledger["state"] == "created"
-    assert ledger["conflict"].startswith(CHANGED_THERE)
+    assert "conflict" not in dict(_cells(line) for line in _block(out, "ledger")[1:])
     runs = {cells[0]: cells[-1] for cells in map(_cells, _block(out, "runs involved")[3:])}
     assert "updated" in runs[update.run_id]
     assert "conflict" in runs[conflict.run_id]
