@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from starlette.applications import Starlette
@@ -21,9 +21,17 @@ from sandbox.context import Site
 from sandbox.holds import Hold
 from sandbox.permissions import save_grants
 from sandbox.runtime import Sandbox
+from sandbox.store import StoredWorklog
+from sandbox.tempo_api import parse_attributes
+from sandbox.timefmt import iso_z, parse_tempo_date, parse_tempo_time, utc_offset, utc_text
 from sandbox.world import EXPECTED_OUTCOME, Account, Worklog
 
 _ACCOUNT_FIELDS = {f.name for f in dataclasses.fields(Account)}
+# What PATCH /_sandbox/sites/{site}/worklogs/{id} can change.
+_EDITABLE = (
+    "start_date", "start_time", "time_spent", "billable", "description", "issue_key",
+    "author_account_id", "attributes",
+)  # fmt: skip
 _ACCOUNT_TYPES: dict[str, type | tuple[type, ...]] = {
     "account_type": str,
     "display_name": str,
@@ -146,15 +154,131 @@ async def put_clock(request: Request) -> Response:
 
 async def changed_worklogs(request: Request) -> Response:
     site = _site(request)
-    rows = [
-        {
-            **worklog_record(site, row.worklog),
-            "generated_day": row.generated_day,
-            "deleted": row.deleted,
-        }
-        for row in site.repo.changed_worklogs()
-    ]
-    return JSONResponse(rows)
+    return JSONResponse([_stored_record(site, row) for row in site.repo.changed_worklogs()])
+
+
+async def edit_worklog(request: Request) -> Response:
+    """Change a worklog now, as its worker or a third party would: no permission checks, and the
+    change shows in Tempo's ``updatedFrom`` and Jira's updated-worklog feed like any other."""
+    site = _site(request)
+    old = _addressed_worklog(site, request)
+    body = await _json_object(request)
+    unknown = sorted(set(body) - set(_EDITABLE))
+    if unknown or not body:
+        raise AdminError(400, f"give some of the fields {list(_EDITABLE)}; unknown: {unknown}")
+    new = _edited(site, old, body)
+    site.repo.replace(old, new)
+    stored = site.repo.store.worklog_by_jira_id(site.name, new.jira_id)
+    assert stored is not None  # just saved
+    return JSONResponse(_stored_record(site, stored))
+
+
+async def delete_worklog(request: Request) -> Response:
+    """Delete a worklog now, as its worker or a third party would (Jira's deleted feed lists it)."""
+    site = _site(request)
+    site.repo.delete(_addressed_worklog(site, request))
+    return Response(status_code=204)
+
+
+def _addressed_worklog(site: Site, request: Request) -> Worklog:
+    """The worklog the path names: by its Tempo id, or with ``?by=jira`` by its Jira id."""
+    raw, by = request.path_params["worklog_id"], request.query_params.get("by", "tempo")
+    if by not in ("tempo", "jira"):
+        raise AdminError(400, f"by is tempo (the default) or jira, not {by!r}")
+    if not raw.isdigit() or len(raw) > 18:
+        raise AdminError(400, f"a worklog id is a number, not {raw!r}")
+    worklog = site.repo.worklog(int(raw)) if by == "tempo" else site.repo.worklog_by_jira_id(int(raw))
+    if worklog is None:
+        hint = "" if site.repo.has_tempo else " (this site has no Tempo: address its worklogs with ?by=jira)"
+        raise AdminError(404, f"no visible {by} worklog {raw} on {site.name}{hint}")
+    return worklog
+
+
+def _edited(site: Site, old: Worklog, body: dict[str, Any]) -> Worklog:  # noqa: PLR0912 - one check per field
+    """The worklog with the fields the body gives, stamped now; every problem is named at once."""
+    problems: list[str] = []
+    directory = site.repo.directory()
+    changes: dict[str, Any] = {"updated_at": iso_z(site.repo.now())}
+    if "start_date" in body:
+        day = parse_tempo_date(body["start_date"])
+        if day is None:
+            problems.append("start_date is a date like 2025-03-10")
+        changes["start_date"] = body["start_date"]
+    if "start_time" in body:
+        at = None if body["start_time"] is None else parse_tempo_time(body["start_time"])
+        if body["start_time"] is not None and at is None:
+            problems.append("start_time is HH:mm:ss, or null for none")
+        changes["start_time"] = None if at is None else at.isoformat()  # HH:mm:ss, as stored
+    if "time_spent" in body:
+        if not _whole(body["time_spent"], minimum=1):
+            problems.append("time_spent is a whole number of seconds above 0")
+        changes["time_spent"] = body["time_spent"]
+    if "billable" in body:
+        if body["billable"] is not None and not _whole(body["billable"], minimum=0):
+            problems.append("billable is a whole number of seconds, or null for none")
+        changes["billable"] = body["billable"]
+    if "description" in body:
+        if body["description"] is not None and not isinstance(body["description"], str):
+            problems.append("description is a string, or null for none")
+        # Jira shows the description as the comment from now on.
+        changes.update(description=body["description"], comment=None)
+    if "issue_key" in body:
+        key = body["issue_key"]
+        issue = site.repo.world.issue_by_key(site.name, key) if isinstance(key, str) else None
+        if issue is None:
+            problems.append(f"issue_key names no issue of {site.name}: {key!r}")
+        else:
+            changes["issue_id"] = issue.id  # a move keeps the worklog and its ids, as in Tempo's UI
+    if "author_account_id" in body:
+        author = body["author_account_id"]
+        if not isinstance(author, str) or author not in directory:
+            problems.append(f"author_account_id names no account of {site.name}: {author!r}")
+        changes["author_account_id"] = author
+        if old.jira_author_account_id == old.author_account_id:  # Jira shows the worker, not Tempo's app
+            changes["jira_author_account_id"] = author
+    if "attributes" in body:
+        changes["attributes"] = _edited_attributes(site, body["attributes"], problems)
+    if problems:
+        raise AdminError(400, "; ".join(problems))
+    return _restarted(old._replace(**changes), old, directory)
+
+
+def _edited_attributes(site: Site, raw: object, problems: list[str]) -> tuple[tuple[str, str], ...]:
+    if not site.repo.has_tempo:
+        problems.append(f"{site.name} has no Tempo, so its worklogs have no work attributes")
+        return ()
+    if not isinstance(raw, dict):
+        problems.append('attributes is an object of keys and values, like {"_Activity_": "design"}')
+        return ()
+    return parse_attributes(site, [{"key": key, "value": value} for key, value in raw.items()], problems)
+
+
+def _restarted(new: Worklog, old: Worklog, directory: dict[str, Account]) -> Worklog:
+    """A worklog whose start or worker changed starts at the worker's offset on the new local date
+    and time (kept as it was where the worker's account is gone)."""
+    if (new.start_date, new.start_time, new.author_account_id) == (
+        old.start_date, old.start_time, old.author_account_id,
+    ):  # fmt: skip
+        return new
+    day = date.fromisoformat(new.start_date)
+    at = parse_tempo_time(new.start_time) or time(0)
+    seconds = at.hour * 3600 + at.minute * 60 + at.second
+    account = directory.get(new.author_account_id)
+    offset = old.utc_offset if account is None else utc_offset(account.time_zone, day, seconds // 3600)
+    return new._replace(utc_offset=offset, start_utc=utc_text(day, seconds, offset, millis=True))
+
+
+def _whole(value: object, *, minimum: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and minimum <= value < 2**31
+
+
+def _stored_record(site: Site, row: StoredWorklog) -> dict[str, object]:
+    return {
+        **worklog_record(site, row.worklog),
+        "generated_day": row.generated_day,
+        "deleted": row.deleted,
+        "deleted_at": row.deleted_at,
+    }
 
 
 async def inject_worklogs(request: Request) -> Response:
@@ -287,6 +411,8 @@ _ROUTES = (
     ("/people", "GET", people),
     ("/reset", "POST", reset),
     ("/sites/{site}/worklogs", "GET", changed_worklogs),
+    ("/sites/{site}/worklogs/{worklog_id}", "PATCH", edit_worklog),
+    ("/sites/{site}/worklogs/{worklog_id}", "DELETE", delete_worklog),
     ("/sites/{site}/injected-worklogs", "POST", inject_worklogs),
     ("/sites/{site}/scenarios", "GET", scenarios),
     ("/sites/{site}/accounts", "GET", accounts),

@@ -84,6 +84,19 @@ class SandboxAdmin:
         """Every worklog clients created, edited or deleted on a site, with all its fields."""
         return self._get(f"/sites/{site}/worklogs")
 
+    def edit_worklog(
+        self, site: str, worklog_id: int | str, *, by: str = "tempo", **fields: Any
+    ) -> dict[str, Any]:
+        """Change a worklog now, as its worker or a third party would; ``by="jira"`` addresses it by
+        its Jira id. Fields: start_date, start_time, time_spent, billable, description, issue_key,
+        author_account_id, attributes (a mapping). Answers the record ``changed_worklogs`` shows."""
+        path = f"/sites/{site}/worklogs/{worklog_id}"
+        return self._call("PATCH", path, params={"by": by}, json=fields).json()
+
+    def delete_worklog(self, site: str, worklog_id: int | str, *, by: str = "tempo") -> None:
+        """Delete a worklog now, as its worker or a third party would."""
+        self._call("DELETE", f"/sites/{site}/worklogs/{worklog_id}", params={"by": by})
+
     def inject_worklogs(self, site: str, day: date, records: list[Any]) -> int:
         """List raw records, as given, among the site's Tempo worklogs of ``day`` (malformed input)."""
         body = {"day": day.isoformat(), "records": records}

@@ -161,6 +161,8 @@ class Profile:
     jql_missing_keys: Literal["error", "omitted"] = "error"
     jira_started: Literal["as_sent", "utc"] = "as_sent"
     worklog_properties: Literal["stored", "dropped"] = "stored"
+    # Jira: what `adjustEstimate=auto` does to the remaining estimate when a worklog is deleted.
+    delete_auto_estimate: Literal["increased", "reduced"] = "increased"
 
     @classmethod
     def choices(cls) -> dict[str, tuple[str, ...]]:

@@ -13,8 +13,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -28,6 +30,7 @@ from sandbox.permissions import JIRA_PERMISSIONS, is_app_permission
 from sandbox.responses import JiraError, read_json
 from sandbox.store import EstimateChange
 from sandbox.timefmt import (
+    epoch_ms,
     format_jira_duration,
     iso_z,
     jira_timestamp,
@@ -53,6 +56,12 @@ _ALL_FIELDS = (
 )  # fmt: skip
 _MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 _ADJUST_ESTIMATE = ("new", "leave", "manual", "auto")
+_FEED_PAGE = 1000
+# The change feeds "do not return worklogs updated [deleted] during the minute preceding the request".
+_FEED_DELAY_MS = 60_000
+_MAX_LISTED_WORKLOGS = 1000
+# One entry of a change feed: (change time in epoch ms, Jira worklog id, properties).
+_Change = tuple[int, int, list[dict[str, object]]]
 
 
 # ----- users and permissions
@@ -433,14 +442,12 @@ async def add_worklog(request: Request) -> Response:
     site, caller = site_of(request), caller_of(request)
     issue = _issue(site, request.path_params["issueIdOrKey"])
     params = request.query_params
-    for flag in ("notifyUsers", "overrideEditableFlag"):
-        if params.get(flag, "true").lower() not in ("true", "false"):
-            raise JiraError(400, [f"'{flag}' must be true or false."])
+    _check_flags(params)
     body = await read_json(request, JiraError)
     if not isinstance(body, dict):
         raise JiraError(400, ["The request body must be a JSON object (a worklog)."])
     draft = _worklog_draft(site, caller, issue, body)
-    remaining = _adjusted_estimate(site, issue, draft.time_spent, params)
+    remaining = _adjusted_estimate(site, issue, params, operation="create", auto_delta=-draft.time_spent)
     (created,) = site.repo.create([draft], EstimateChange(issue.id, draft.time_spent, remaining))
     body_json = worklog_json(
         created, site.repo.directory(), Links.of(request), site.config.profile, properties=_expand(request)
@@ -448,14 +455,79 @@ async def add_worklog(request: Request) -> Response:
     return JSONResponse(body_json, status_code=201)
 
 
-def _worklog_draft(site: Site, caller: Caller, issue: Issue, body: dict[str, Any]) -> Worklog:  # noqa: PLR0912 - one check per field
-    if "WORK_ON_ISSUES" not in site.grants().jira:
-        raise JiraError(400, ["You do not have the permission to log work on this issue (Work On Issues)."])
+async def update_worklog(request: Request) -> Response:
+    """Change the fields the body gives; on a site with Tempo the Tempo worklog is the same one."""
+    site, caller = site_of(request), caller_of(request)
+    issue, old = _issue_worklog(site, request.path_params["issueIdOrKey"], request.path_params["id"])
+    params = request.query_params
+    _check_flags(params)
+    body = await read_json(request, JiraError)
+    if not isinstance(body, dict):
+        raise JiraError(400, ["The request body must be a JSON object (a worklog)."])
+    _require_worklog_right(site, caller, old, "EDIT")
+    new = _updated(site, old, _worklog_body(site, body, creating=False))
+    # auto: "updates the estimate by the difference between the original and updated" time spent.
+    auto_delta = old.time_spent - new.time_spent
+    remaining = _adjusted_estimate(site, issue, params, operation="update", auto_delta=auto_delta)
+    site.repo.replace(old, new, remaining)
+    body_json = worklog_json(
+        new, site.repo.directory(), Links.of(request), site.config.profile, properties=_expand(request)
+    )
+    return JSONResponse(body_json)
+
+
+async def delete_worklog(request: Request) -> Response:
+    """Delete the worklog (and, on a site with Tempo, the Tempo worklog, which is the same one)."""
+    site, caller = site_of(request), caller_of(request)
+    issue, worklog = _issue_worklog(site, request.path_params["issueIdOrKey"], request.path_params["id"])
+    params = request.query_params
+    _check_flags(params)
+    _require_worklog_right(site, caller, worklog, "DELETE")
+    # What auto does on a delete is a profile switch: Jira gives the time back to the estimate,
+    # while the document's words for auto are the create's ("reduces the estimate").
+    sign = 1 if site.config.profile.delete_auto_estimate == "increased" else -1
+    remaining = _adjusted_estimate(
+        site, issue, params, operation="delete", auto_delta=sign * worklog.time_spent
+    )
+    site.repo.delete(worklog, remaining)
+    return Response(status_code=204)
+
+
+def _check_flags(params: Any) -> None:
+    for flag in ("notifyUsers", "overrideEditableFlag"):
+        if params.get(flag, "true").lower() not in ("true", "false"):
+            raise JiraError(400, [f"'{flag}' must be true or false."])
+
+
+def _require_worklog_right(site: Site, caller: Caller, worklog: Worklog, action: str) -> None:
+    """Edit (or delete) all worklogs, or own worklogs for one Jira shows the caller as author of;
+    a worklog Tempo made has the Tempo app as its Jira author, so it needs the "all" key."""
+    granted = site.grants().jira
+    own = worklog.jira_author_account_id == caller.account.account_id
+    if f"{action}_ALL_WORKLOGS" in granted or (own and f"{action}_OWN_WORKLOGS" in granted):
+        return
+    verb = "update" if action == "EDIT" else "delete"
+    raise JiraError(400, [f"You do not have the permission to {verb} this worklog."])
+
+
+@dataclass(frozen=True)
+class _WorklogBody:
+    """A validated Jira worklog body; None where the body leaves a field out."""
+
+    started: tuple[date, time, str] | None  # local date, local time, +HHMM offset
+    spent: int | None
+    comment: dict[str, Any] | None
+    properties: tuple[tuple[str, str], ...] | None
+
+
+def _worklog_body(site: Site, body: dict[str, Any], *, creating: bool) -> _WorklogBody:  # noqa: PLR0912 - one check per field
+    """Check a create (``started`` and a time required) or update body, naming every bad field."""
     errors: dict[str, str] = {}
     started = body.get("started")
     parsed = parse_jira_started(started) if isinstance(started, str) else None
     if started is None:
-        errors["started"] = "Date started is required."
+        if creating:
+            errors["started"] = "Date started is required."
     elif parsed is None:
         errors["started"] = (
             "Invalid date format. Please enter the date in the format \"yyyy-MM-dd'T'HH:mm:ss.SSSZ\"."
@@ -471,7 +543,7 @@ def _worklog_draft(site: Site, caller: Caller, issue: Issue, body: dict[str, Any
             errors["timeLogged"] = "Time spent must be a whole number of seconds greater than 0."
     elif isinstance(text, str) and (parsed_text := parse_jira_duration(text)):
         spent = parsed_text
-    else:
+    elif text is not None or creating:
         errors["timeLogged"] = "You must indicate the time spent working."
     comment = body.get("comment")
     if comment is not None:
@@ -481,20 +553,32 @@ def _worklog_draft(site: Site, caller: Caller, issue: Issue, body: dict[str, Any
             )
         elif len(json.dumps(comment)) > _MAX_COMMENT:
             errors["comment"] = f"The comment is longer than {_MAX_COMMENT} characters."
-    properties = _body_properties(body.get("properties"), errors)
-    if site.config.profile.worklog_properties == "dropped":  # validated, then silently not kept
-        properties = ()
+    raw_properties = body.get("properties")
+    properties = None if raw_properties is None else _body_properties(raw_properties, errors)
     visibility = body.get("visibility")
     if visibility is not None and not (
         isinstance(visibility, dict) and visibility.get("type") in ("group", "role")
     ):
         errors["visibility"] = "Visibility must have a 'type' of 'group' or 'role'."
-    if errors or parsed is None or spent is None:
+    if errors:
         raise JiraError(400, [], errors)
-    day, at, offset = parsed
+    if site.config.profile.worklog_properties == "dropped":  # checked, then silently not kept
+        properties = None
+    return _WorklogBody(parsed, spent, comment, properties)
+
+
+def _worklog_draft(site: Site, caller: Caller, issue: Issue, body: dict[str, Any]) -> Worklog:
+    if "WORK_ON_ISSUES" not in site.grants().jira:
+        raise JiraError(400, ["You do not have the permission to log work on this issue (Work On Issues)."])
+    given = _worklog_body(site, body, creating=True)
+    # Both are required when creating, so the body check has refused a body without them.
+    assert given.started is not None
+    assert given.spent is not None
+    day, at, offset = given.started
     seconds_of_day = at.hour * 3600 + at.minute * 60 + at.second
     stamp = iso_z(site.repo.now())
     author = caller.account.account_id  # Jira always records the caller as the author
+    comment = given.comment
     return Worklog(
         tempo_id=0,
         jira_id=0,
@@ -505,19 +589,54 @@ def _worklog_draft(site: Site, caller: Caller, issue: Issue, body: dict[str, Any
         start_time=at.isoformat(),
         utc_offset=offset,
         start_utc=utc_text(day, seconds_of_day, offset, millis=True),
-        time_spent=spent,
-        billable=spent,
+        time_spent=given.spent,
+        billable=given.spent,
         description=_adf_text(comment) if comment is not None else None,
         attributes=(),
         created_at=stamp,
         updated_at=stamp,
         comment=None if comment is None else json.dumps(comment, ensure_ascii=False),
-        properties=properties,
+        properties=given.properties or (),
     )
 
 
-def _adjusted_estimate(site: Site, issue: Issue, spent: int, params: Any) -> int | None:
-    """The issue's new remaining estimate under `adjustEstimate` (Jira's default: auto)."""
+def _updated(site: Site, old: Worklog, given: _WorklogBody) -> Worklog:
+    """The worklog with the fields an update body gives; the others stay."""
+    new = old._replace(updated_at=iso_z(site.repo.now()))
+    if given.started is not None:
+        day, at, offset = given.started
+        seconds_of_day = at.hour * 3600 + at.minute * 60 + at.second
+        new = new._replace(
+            start_date=day.isoformat(),
+            start_time=at.isoformat(),
+            utc_offset=offset,
+            start_utc=utc_text(day, seconds_of_day, offset, millis=True),
+        )
+    if given.spent is not None:
+        # Tempo's billable time follows where it was the time spent itself (its default).
+        billable = given.spent if old.billable == old.time_spent else old.billable
+        new = new._replace(time_spent=given.spent, billable=billable)
+    if given.comment is not None:
+        new = new._replace(
+            comment=json.dumps(given.comment, ensure_ascii=False), description=_adf_text(given.comment)
+        )
+    if given.properties is not None:  # the keys given are set; the others stay
+        merged = dict(old.properties) | dict(given.properties)
+        new = new._replace(properties=tuple(merged.items()))
+    return new
+
+
+# What `adjustEstimate=manual` does, by operation: the parameter with the amount, and its sign.
+# The document describes no `manual` for an update, nor a parameter for its amount.
+_MANUAL_ESTIMATE = {"create": ("reduceBy", -1), "delete": ("increaseBy", 1)}
+
+
+def _adjusted_estimate(
+    site: Site, issue: Issue, params: Any, *, operation: str, auto_delta: int
+) -> int | None:
+    """The issue's new remaining estimate under `adjustEstimate` (Jira's default: auto), or None to
+    leave it as it is. `auto_delta` is what auto adds to it (negative: reduces); an issue without a
+    remaining estimate keeps none, unless `new` sets one."""
     mode = params.get("adjustEstimate", "auto")
     if mode not in _ADJUST_ESTIMATE:
         raise JiraError(400, [f"'adjustEstimate' must be one of {', '.join(_ADJUST_ESTIMATE)}."])
@@ -528,13 +647,23 @@ def _adjusted_estimate(site: Site, issue: Issue, spent: int, params: Any) -> int
             raise JiraError(400, [], {"newEstimate": "You must supply a valid new estimate, like 2d 4h."})
         return value
     if mode == "manual":
-        value = parse_jira_duration(params.get("reduceBy") or "")
+        if operation not in _MANUAL_ESTIMATE:
+            raise JiraError(
+                400, ["'adjustEstimate=manual' is not documented for an update; use auto, leave or new."]
+            )
+        name, sign = _MANUAL_ESTIMATE[operation]
+        value = parse_jira_duration(params.get(name) or "")
         if value is None:
-            raise JiraError(400, [], {"reduceBy": "You must supply a valid amount to reduce by, like 1h."})
-        return None if remaining is None else max(remaining - value, 0)
-    if mode == "leave" or remaining is None:
+            verb = "reduce" if sign < 0 else "increase"
+            raise JiraError(400, [], {name: f"You must supply a valid amount to {verb} by, like 1h."})
+        return _shifted(remaining, sign * value)
+    if mode == "leave":
         return None
-    return max(remaining - spent, 0)
+    return _shifted(remaining, auto_delta)
+
+
+def _shifted(remaining: int | None, delta: int) -> int | None:
+    return None if remaining is None else max(remaining + delta, 0)
 
 
 def _body_properties(raw: object, errors: dict[str, str]) -> tuple[tuple[str, str], ...]:
@@ -630,11 +759,113 @@ def _expand(request: Request) -> bool:
 
 
 def _worklog(site: Site, id_or_key: str, raw_id: str) -> Worklog:
+    return _issue_worklog(site, id_or_key, raw_id)[1]
+
+
+def _issue_worklog(site: Site, id_or_key: str, raw_id: str) -> tuple[Issue, Worklog]:
     issue = _issue(site, id_or_key)
     worklog = site.repo.worklog_by_jira_id(int(raw_id)) if raw_id.isdigit() and len(raw_id) < 19 else None
     if worklog is None or worklog.issue_id != issue.id:
         raise JiraError(404, ["Cannot find worklog with id: " + raw_id])
-    return worklog
+    return issue, worklog
+
+
+# ----- worklogs across issues: change feeds and lists
+
+
+async def get_updated_worklogs(request: Request) -> Response:
+    """Worklogs created or changed after `since` (generated ones once visible, at their updatedAt)."""
+    site = site_of(request)
+    since = _since(request)
+    properties = _expand(request)
+    visible = "BROWSE_PROJECTS" in site.grants().jira  # only worklogs the caller may see
+    worklogs = site.repo.worklogs_updated_since(_second_of(since)) if visible else []
+    changes = [(epoch_ms(w.updated_at), w.jira_id, _property_list(w) if properties else []) for w in worklogs]
+    return _changed_worklogs(request, site, since, changes)
+
+
+async def get_deleted_worklogs(request: Request) -> Response:
+    """Worklogs deleted after `since`, Tempo's among them under their Jira ids."""
+    site = site_of(request)
+    since = _since(request)
+    deleted = site.repo.deletions_since(_second_of(since))
+    return _changed_worklogs(request, site, since, [(epoch_ms(at), jira_id, []) for jira_id, at in deleted])
+
+
+def _changed_worklogs(request: Request, site: Site, since: int, changes: list[_Change]) -> Response:
+    """A page of Jira's ChangedWorklogs: (time, Jira id, properties) strictly after `since` and before
+    the minute preceding the request, oldest first; `nextPage` asks again from the page's `until`."""
+    latest = math.floor(site.repo.now().timestamp() * 1000) - _FEED_DELAY_MS
+    due = sorted((c for c in changes if since < c[0] <= latest), key=lambda c: (c[0], c[1]))
+    page = _feed_page(due)
+    last_page = len(page) == len(due)
+    until = page[-1][0] if page else since
+    body: dict[str, object] = {
+        "values": [{"worklogId": id_, "updatedTime": at, "properties": props} for at, id_, props in page],
+        "since": since,
+        "until": until,
+        "self": str(request.url),
+    }
+    if not last_page:
+        body["nextPage"] = str(request.url.include_query_params(since=until))
+    body["lastPage"] = last_page
+    return JSONResponse(body)
+
+
+def _feed_page(due: list[_Change]) -> list[_Change]:
+    """At most a page of changes, ending where the change time moves on. The next page starts
+    strictly after the last time shown, so a page that split a run of equal times would lose the
+    rest of the run; a run longer than a page is shown whole."""
+    if len(due) <= _FEED_PAGE:
+        return due
+    end = _FEED_PAGE
+    while end > 0 and due[end][0] == due[end - 1][0]:
+        end -= 1
+    if end == 0:
+        end = _FEED_PAGE
+        while end < len(due) and due[end][0] == due[end - 1][0]:
+            end += 1
+    return due[:end]
+
+
+def _since(request: Request) -> int:
+    raw = request.query_params.get("since", "0")
+    text = raw.strip()
+    if not text.removeprefix("-").isdigit() or len(text) > 19:
+        raise JiraError(400, [f"'since' must be a time in milliseconds since 1970, not '{raw}'."])
+    return int(text)
+
+
+def _second_of(epoch_ms_value: int) -> datetime:
+    """The instant's whole second (stored times have no milliseconds), within Python's dates."""
+    return datetime.fromtimestamp(min(max(epoch_ms_value, 0), _MAX_EPOCH_MS) // 1000, UTC)
+
+
+def _property_list(worklog: Worklog) -> list[dict[str, object]]:
+    return [{"key": key, "value": json.loads(value)} for key, value in worklog.properties]
+
+
+async def list_worklogs(request: Request) -> Response:
+    """The worklogs of up to 1000 Jira ids, in the order asked; unknown and deleted ones left out."""
+    site = site_of(request)
+    body = await read_json(request, JiraError)
+    # The document's WorklogIdsRequestBean takes `ids` and nothing else.
+    ids = body.get("ids") if isinstance(body, dict) and set(body) == {"ids"} else None
+    if not isinstance(ids, list) or not all(_is_long(i) for i in ids):
+        raise JiraError(400, ['The request body must be {"ids": [worklog ids as numbers]}.'])
+    if not ids or len(ids) > _MAX_LISTED_WORKLOGS:
+        raise JiraError(400, [f"Give between 1 and {_MAX_LISTED_WORKLOGS} worklog ids, not {len(ids)}."])
+    if len(set(ids)) < len(ids):  # the document's schema: `uniqueItems`
+        raise JiraError(400, ["Each worklog id may be given only once."])
+    visible = "BROWSE_PROJECTS" in site.grants().jira  # only worklogs the caller may see
+    found = site.repo.worklogs_by_jira_ids(ids) if visible else []
+    directory, links, profile = site.repo.directory(), Links.of(request), site.config.profile
+    properties = _expand(request)
+    return JSONResponse([worklog_json(w, directory, links, profile, properties=properties) for w in found])
+
+
+def _is_long(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
 
 
 # ----- worklog properties
@@ -671,7 +902,7 @@ async def set_worklog_property(request: Request) -> Response:
     text = json.dumps(value, ensure_ascii=False)
     existed = any(existing == key for existing, _ in worklog.properties)
     kept = tuple((k, v) for k, v in worklog.properties if k != key)
-    site.repo.replace(worklog, worklog._replace(properties=(*kept, (key, text))), None)
+    site.repo.replace(worklog, worklog._replace(properties=(*kept, (key, text))))
     return Response(status_code=200 if existed else 201)
 
 
@@ -699,6 +930,11 @@ ROUTES = [
     Route("/rest/api/3/issue/{issueIdOrKey}/worklog", get_issue_worklogs, methods=["GET"]),
     Route("/rest/api/3/issue/{issueIdOrKey}/worklog", add_worklog, methods=["POST"]),
     Route("/rest/api/3/issue/{issueIdOrKey}/worklog/{id}", get_issue_worklog, methods=["GET"]),
+    Route("/rest/api/3/issue/{issueIdOrKey}/worklog/{id}", update_worklog, methods=["PUT"]),
+    Route("/rest/api/3/issue/{issueIdOrKey}/worklog/{id}", delete_worklog, methods=["DELETE"]),
+    Route("/rest/api/3/worklog/updated", get_updated_worklogs, methods=["GET"]),
+    Route("/rest/api/3/worklog/deleted", get_deleted_worklogs, methods=["GET"]),
+    Route("/rest/api/3/worklog/list", list_worklogs, methods=["POST"]),
     Route(
         "/rest/api/3/issue/{issueIdOrKey}/worklog/{worklogId}/properties",
         get_worklog_property_keys,

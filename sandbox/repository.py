@@ -8,7 +8,7 @@ and Jira shows the worker as their author.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timedelta
 
 from sandbox.clock import SandboxClock
@@ -127,6 +127,27 @@ class Repository:
             return None if stored.deleted else stored.worklog
         return self._visible(self.world.worklog_by_jira_id(self.site, jira_id))
 
+    def worklogs_by_jira_ids(self, jira_ids: Sequence[int]) -> list[Worklog]:
+        """The visible worklogs among the Jira ids, in the order asked; unknown and deleted ones left out.
+
+        One read of the store for all of them: a request may ask for a thousand.
+        """
+        stored = {s.worklog.jira_id: s for s in self.store.worklogs_by_jira_ids(self.site, jira_ids)}
+        found = []
+        for jira_id in jira_ids:
+            row = stored.get(jira_id)
+            if row is None:
+                worklog = self._visible(self.world.worklog_by_jira_id(self.site, jira_id))
+            else:
+                worklog = None if row.deleted else row.worklog
+            if worklog is not None:
+                found.append(worklog)
+        return found
+
+    def deletions_since(self, instant: datetime) -> list[tuple[int, str]]:
+        """(Jira id, deletion instant) of the worklogs deleted at or after the instant, oldest first."""
+        return self.store.deletions_since(self.site, iso_z(instant))
+
     def worklogs_of_issue(self, issue_id: int, first: date | None, last: date | None) -> list[Worklog]:
         """Visible worklogs on one issue; dates bound the generated days to look at."""
         return [w for w in self.worklogs_between(first, last) if w.issue_id == issue_id]
@@ -141,14 +162,27 @@ class Repository:
     def create(self, drafts: list[Worklog], estimate: EstimateChange | None) -> list[Worklog]:
         return self.store.create_worklogs(self.site, drafts, with_tempo_ids=self.has_tempo, estimate=estimate)
 
-    def replace(self, old: Worklog, new: Worklog, estimate: EstimateChange | None) -> None:
-        self.store.save_worklog(self.site, new, generated_day=self.origin_day(old), estimate=estimate)
+    def replace(self, old: Worklog, new: Worklog, remaining: int | None = None) -> None:
+        """Store a changed worklog. Its issue's time spent changes by the difference (a move to
+        another issue takes the time along); ``remaining`` sets the remaining estimate of the issue
+        it ends up on."""
+        if new.issue_id == old.issue_id:
+            changes = [EstimateChange(new.issue_id, new.time_spent - old.time_spent, remaining)]
+        else:
+            changes = [
+                EstimateChange(old.issue_id, -old.time_spent, None),
+                EstimateChange(new.issue_id, new.time_spent, remaining),
+            ]
+        effective = [c for c in changes if c.spent_delta or c.remaining is not None]
+        self.store.save_worklog(self.site, new, generated_day=self.origin_day(old), estimates=effective)
 
-    def delete(self, worklog: Worklog) -> None:
-        change = EstimateChange(worklog.issue_id, -worklog.time_spent, None)
+    def delete(self, worklog: Worklog, remaining: int | None = None) -> None:
+        """Delete now (the instant Jira's deleted-worklog feed shows); the issue's time spent goes
+        down, and ``remaining`` sets its remaining estimate."""
+        change = EstimateChange(worklog.issue_id, -worklog.time_spent, remaining)
         self.store.save_worklog(
-            self.site, worklog, generated_day=self.origin_day(worklog), deleted=True,
-            estimate=change,
+            self.site, worklog, generated_day=self.origin_day(worklog), deleted_at=iso_z(self.now()),
+            estimates=[change],
         )  # fmt: skip
 
     def inject_records(self, day: date, bodies: list[object]) -> None:

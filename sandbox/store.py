@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS worklogs (
     scenario TEXT NOT NULL,
     generated_day TEXT,
     deleted INTEGER NOT NULL DEFAULT 0,
+    deleted_at TEXT,
     PRIMARY KEY (site, jira_id)
 );
 CREATE INDEX IF NOT EXISTS worklogs_by_date ON worklogs (site, start_date);
@@ -75,6 +76,10 @@ CREATE TABLE IF NOT EXISTS bulk_locks (
     PRIMARY KEY (site, issue_id)
 );
 """
+# Columns later versions added; a state file made before gets them when it opens.
+_ADDED_COLUMNS = (("worklogs", "deleted_at", "TEXT"),)
+# Indexes on added columns, made once the columns exist.
+_LATER_INDEXES = "CREATE INDEX IF NOT EXISTS worklogs_by_deleted_at ON worklogs (site, deleted_at);"
 _WORKLOG_COLUMNS = Worklog._fields
 _FIRST_IDS = {"tempo": 1_000, "jira": 500_000}
 _RESET_TABLES = ("sequences", "worklogs", "issue_estimates", "users", "injected_records", "bulk_locks")
@@ -84,6 +89,7 @@ class StoredWorklog(NamedTuple):
     worklog: Worklog
     generated_day: str | None  # set when the row replaces a generated worklog
     deleted: bool
+    deleted_at: str | None  # when it was deleted (None for rows deleted before this was kept)
 
 
 class EstimateChange(NamedTuple):
@@ -107,6 +113,7 @@ class Store:
         self._local = threading.local()
         self._conn().executescript(_SCHEMA)
         self._check_fingerprint(fingerprint)
+        self._add_missing_columns()
 
     # ----- connections
 
@@ -135,6 +142,16 @@ class Store:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+    def _add_missing_columns(self) -> None:
+        """Bring a state file made by an earlier version up to date (in one transaction, so two
+        processes opening it at once do not both add a column)."""
+        with self._write() as conn:
+            for table, column, kind in _ADDED_COLUMNS:
+                present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+                if column not in present:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            conn.execute(_LATER_INDEXES)
 
     def _check_fingerprint(self, fingerprint: str) -> None:
         with self._write() as conn:
@@ -201,9 +218,23 @@ class Store:
         rows = self._select("WHERE site = ? AND jira_id = ?", (site, jira_id))
         return rows[0] if rows else None
 
+    def worklogs_by_jira_ids(self, site: str, jira_ids: Sequence[int]) -> list[StoredWorklog]:
+        """The stored rows among the ids (at most a few thousand: one statement's parameters)."""
+        marks = ", ".join("?" * len(jira_ids))
+        return self._select(f"WHERE site = ? AND jira_id IN ({marks})", (site, *jira_ids))
+
+    def deletions_since(self, site: str, instant: str) -> list[tuple[int, str]]:
+        """(Jira id, deletion instant) of worklogs deleted at or after the instant, oldest first."""
+        rows = self._conn().execute(
+            "SELECT jira_id, deleted_at FROM worklogs WHERE site = ? AND deleted = 1 AND deleted_at >= ?"
+            " ORDER BY deleted_at, jira_id",
+            (site, instant),
+        )
+        return [(int(jira_id), str(deleted_at)) for jira_id, deleted_at in rows]
+
     def _select(self, where: str, params: Sequence[object]) -> list[StoredWorklog]:
         columns = ", ".join(_WORKLOG_COLUMNS)
-        sql = f"SELECT {columns}, generated_day, deleted FROM worklogs {where} ORDER BY jira_id"  # noqa: S608 - fixed column names
+        sql = f"SELECT {columns}, generated_day, deleted, deleted_at FROM worklogs {where} ORDER BY jira_id"  # noqa: S608 - fixed column names
         return [_from_row(row) for row in self._conn().execute(sql, params)]
 
     def create_worklogs(
@@ -225,7 +256,7 @@ class Store:
                 for draft, jira_id, tempo_id in zip(drafts, jira_ids, tempo_ids, strict=True)
             ]
             for worklog in created:
-                self._upsert(conn, site, worklog, generated_day=None, deleted=False)
+                self._upsert(conn, site, worklog, generated_day=None, deleted_at=None)
             if estimate is not None:
                 self._change_estimate(conn, site, estimate)
             self._bump(conn, site)
@@ -237,13 +268,14 @@ class Store:
         worklog: Worklog,
         *,
         generated_day: str | None,
-        deleted: bool = False,
-        estimate: EstimateChange | None = None,
+        deleted_at: str | None = None,
+        estimates: Sequence[EstimateChange] = (),
     ) -> None:
-        """Replace (or mark deleted) one existing worklog, generated or created."""
+        """Replace one existing worklog, generated or created, or mark it deleted at ``deleted_at``;
+        with the changes to its issues' time tracking, atomically."""
         with self._write() as conn:
-            self._upsert(conn, site, worklog, generated_day=generated_day, deleted=deleted)
-            if estimate is not None:
+            self._upsert(conn, site, worklog, generated_day=generated_day, deleted_at=deleted_at)
+            for estimate in estimates:
                 self._change_estimate(conn, site, estimate)
             self._bump(conn, site)
 
@@ -264,17 +296,17 @@ class Store:
         worklog: Worklog,
         *,
         generated_day: str | None,
-        deleted: bool,
+        deleted_at: str | None,
     ) -> None:
         values = worklog._replace(
             attributes=json.dumps(worklog.attributes, ensure_ascii=False),
             properties=json.dumps(worklog.properties, ensure_ascii=False),
         )
-        placeholders = ", ".join("?" * (len(_WORKLOG_COLUMNS) + 3))
+        placeholders = ", ".join("?" * (len(_WORKLOG_COLUMNS) + 4))
         conn.execute(
             f"INSERT OR REPLACE INTO worklogs (site, {', '.join(_WORKLOG_COLUMNS)}, "  # noqa: S608 - fixed column names
-            f"generated_day, deleted) VALUES ({placeholders})",
-            (site, *values, generated_day, int(deleted)),
+            f"generated_day, deleted, deleted_at) VALUES ({placeholders})",
+            (site, *values, generated_day, int(deleted_at is not None), deleted_at),
         )
 
     # ----- issue time tracking
@@ -385,5 +417,10 @@ def _from_row(row: Sequence[object]) -> StoredWorklog:
         attributes=tuple(tuple(pair) for pair in json.loads(str(worklog.attributes))),
         properties=tuple(tuple(pair) for pair in json.loads(str(worklog.properties))),
     )
-    generated_day, deleted = row[count], row[count + 1]
-    return StoredWorklog(worklog, None if generated_day is None else str(generated_day), bool(deleted))
+    generated_day, deleted, deleted_at = row[count], row[count + 1], row[count + 2]
+    return StoredWorklog(
+        worklog,
+        None if generated_day is None else str(generated_day),
+        bool(deleted),
+        None if deleted_at is None else str(deleted_at),
+    )

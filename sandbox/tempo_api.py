@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from starlette.requests import Request
@@ -271,14 +271,12 @@ async def update_worklog(request: Request) -> Response:
     if issue is None:  # generated worklogs always sit on existing issues
         raise TempoError(404, f"The issue of worklog {old.tempo_id} no longer exists")
     body = _object(await read_json(request, TempoError))
+    # WorklogUpdate has no issueId: the worklog stays on its issue, whatever the body says.
     parsed = _worklog_input(site, caller, body, site.repo.directory(), issue=issue, remaining_allowed=True)
     draft = _draft(site, parsed, site.repo.now())
     new = draft._replace(tempo_id=old.tempo_id, jira_id=old.jira_id, created_at=old.created_at,
                          properties=old.properties)  # fmt: skip
-    delta = parsed.time_spent - old.time_spent
-    remaining = parsed.remaining
-    change = EstimateChange(issue.id, delta, remaining)
-    site.repo.replace(old, new, change)
+    site.repo.replace(old, new, parsed.remaining)
     return JSONResponse(worklog_json(new, Links.of(request), site.config.profile))
 
 
@@ -558,7 +556,7 @@ def _worklog_input(  # noqa: PLR0912 - one check per field of the documented sch
         if parsed_time is None:
             problems.append("'startTime' must be valid on the format: 'HH:mm:ss'")
         else:
-            start_time = parsed_time.hour * 3600 + parsed_time.minute * 60 + parsed_time.second
+            start_time = _seconds_of_day(parsed_time)
     spent = body.get("timeSpentSeconds")
     if spent is None:
         problems.append("'timeSpentSeconds' is required")
@@ -578,7 +576,7 @@ def _worklog_input(  # noqa: PLR0912 - one check per field of the documented sch
     bypass = body.get("bypassPeriodClosuresAndApprovals")
     if bypass is not None and not isinstance(bypass, bool):
         problems.append("'bypassPeriodClosuresAndApprovals' must be true or false")
-    attributes = _attributes(site, body.get("attributes"), problems)
+    attributes = parse_attributes(site, body.get("attributes"), problems)
     grants = site.grants()
     if issue is not None and "WORK_ON_ISSUES" not in grants.jira:
         problems.append(f"You do not have permission to log work on issue {issue.key} (Work On Issues)")
@@ -605,6 +603,10 @@ def _worklog_input(  # noqa: PLR0912 - one check per field of the documented sch
         attributes=attributes,
     )
     return _as_stored(given, site.config.profile)
+
+
+def _seconds_of_day(at: time) -> int:
+    return at.hour * 3600 + at.minute * 60 + at.second
 
 
 def _as_stored(given: WorklogInput, profile: Profile) -> WorklogInput:
@@ -659,7 +661,8 @@ def _body_issue(site: Site, body: dict[str, Any], problems: list[str]) -> Issue 
     return issue
 
 
-def _attributes(site: Site, raw: object, problems: list[str]) -> tuple[tuple[str, str], ...]:
+def parse_attributes(site: Site, raw: object, problems: list[str]) -> tuple[tuple[str, str], ...]:
+    """Tempo's ``attributes`` (``[{key, value}]``) as stored pairs; each problem is added to ``problems``."""
     if raw is None:
         return ()
     if not isinstance(raw, list):

@@ -34,6 +34,12 @@ def parse_iso_z(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+@lru_cache(maxsize=65536)
+def epoch_ms(text: str) -> int:
+    """Milliseconds since 1970 of a timestamp this module wrote (Jira's change feeds count in them)."""
+    return round(parse_iso_z(text).timestamp() * 1000)
+
+
 def jira_timestamp(instant: datetime, offset: str = "+0000") -> str:
     """An instant in Jira's format, shown at the given ``+HHMM`` offset."""
     shifted = instant.astimezone(offset_timezone(offset))

@@ -46,6 +46,11 @@ JIRA_ENDPOINTS = [
     ("GET", "/rest/api/3/issue/{issueIdOrKey}/worklog"),
     ("POST", "/rest/api/3/issue/{issueIdOrKey}/worklog"),
     ("GET", "/rest/api/3/issue/{issueIdOrKey}/worklog/{id}"),
+    ("PUT", "/rest/api/3/issue/{issueIdOrKey}/worklog/{id}"),
+    ("DELETE", "/rest/api/3/issue/{issueIdOrKey}/worklog/{id}"),
+    ("GET", "/rest/api/3/worklog/updated"),
+    ("GET", "/rest/api/3/worklog/deleted"),
+    ("POST", "/rest/api/3/worklog/list"),
     ("GET", "/rest/api/3/issue/{issueIdOrKey}/worklog/{worklogId}/properties"),
     ("PUT", "/rest/api/3/issue/{issueIdOrKey}/worklog/{worklogId}/properties/{propertyKey}"),
 ]
@@ -54,12 +59,13 @@ FIELDS = [
     "description", "remainingEstimateSeconds", "attributes", "from", "to", "updatedFrom", "authorIds",
     "issueIds", "projectIds", "orderBy", "tempoWorklogIds", "jiraWorklogIds", "jql", "nextPageToken",
     "maxResults", "fields", "started", "timeSpent", "comment", "properties", "visibility", "key", "value",
+    "ids",
 ]  # fmt: skip
 PARAMS = [
     "from", "to", "updatedFrom", "offset", "limit", "orderBy", "projectId", "issueId", "accountId",
     "query", "startAt", "maxResults", "permissions", "projectKey", "issueKey", "jql", "fields",
     "nextPageToken", "expand", "adjustEstimate", "newEstimate", "reduceBy", "notifyUsers",
-    "startedAfter", "startedBefore", "property",
+    "startedAfter", "startedBefore", "property", "since", "increaseBy",
 ]  # fmt: skip
 # Values near the real ones reach deeper checks than pure noise does.
 PLAUSIBLE = st.sampled_from([

@@ -84,6 +84,10 @@ def worklog(**changes: object) -> dict[str, object]:
         ),
         (exchange("GET", f"{JIRA}/rest/api/3/myself", 400, json={"message": "no"}), "Additional properties"),
         (exchange("DELETE", f"{TEMPO}/4/worklogs/1", 204, content=b"{}"), "204 with a body"),
+        (
+            exchange("GET", f"{JIRA}/rest/api/3/worklog/deleted", 200, json={"values": [{"worklogId": "1"}]}),
+            "is not of type 'integer'",
+        ),
     ],
 )
 def test_the_checker_catches_violations(checker, response, complaint):
@@ -165,6 +169,19 @@ def test_every_emulated_operation_is_validated(start_sandbox, profile):
     jira.get("/rest/api/3/issue/ACME-1/worklog/1/properties")
     jira.get(f"{path}/properties/link").raise_for_status()
     jira.get(f"{path}/properties/none")
+    jira.put(path, json={"timeSpentSeconds": 120, "comment": ADF}, params={"expand": "properties"})
+    jira.put(path, json={"started": "2025-03-18"})
+    jira.post("/rest/api/3/worklog/list", json={"ids": [int(added["id"])]}).raise_for_status()
+    jira.post("/rest/api/3/worklog/list", json={"ids": []})
+    jira.delete(path, params={"adjustEstimate": "leave"}).raise_for_status()
+    jira.delete(path)
+    with sandbox.admin() as admin:
+        admin.advance_clock(60)  # the change feeds leave out the last minute
+    updated = jira.get("/rest/api/3/worklog/updated", params={"since": 0, "expand": "properties"})
+    assert updated.json()["values"]
+    jira.get("/rest/api/3/worklog/updated", params={"since": "now"})
+    assert jira.get("/rest/api/3/worklog/deleted").json()["values"]
+    jira.get("/rest/api/3/worklog/deleted", params={"since": "now"})
     source.tempo.get("/4/worklogs", params=day).raise_for_status()
     source.close()
     destination.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sandbox.config import Profile
-from tests.sandbox.test_jira_api import ADF, post_worklog
+from tests.sandbox.test_jira_api import ADF, post_worklog, remaining
 
 CORE_KEYS = "BROWSE_PROJECTS,USER_PICKER,WORK_ON_ISSUES"
 APP_KEYS = (
@@ -96,3 +96,20 @@ def test_properties_sent_with_a_new_worklog(start_sandbox, connect, reading, kep
     # The property endpoints work under either reading.
     assert jira.put(f"{base}/tempo-sync", json={"source": 2}).status_code == (200 if kept else 201)
     assert jira.get(f"{base}/tempo-sync").json()["value"] == {"source": 2}
+    change = {"properties": [{"key": "more", "value": 1}]}
+    path = f"/rest/api/3/issue/ACME-1/worklog/{created['id']}"
+    updated = jira.put(path, json=change, params={"expand": "properties"})
+    assert [p["key"] for p in updated.json()["properties"]] == ["tempo-sync", "more"][: 2 if kept else 1]
+
+
+@pytest.mark.parametrize(("reading", "hours_left"), [("increased", 11), ("reduced", 9)])
+def test_what_auto_does_to_the_estimate_on_a_delete(start_sandbox, connect, reading, hours_left):
+    jira = connect(start_sandbox(profile=Profile(delete_auto_estimate=reading)), "destination").jira
+    body = {"started": "2025-03-18T09:00:00.000+0000", "timeSpentSeconds": 3600}
+    created = post_worklog(jira, "ACME-1", body, adjustEstimate="new", newEstimate="10h").json()
+    assert jira.delete(f"/rest/api/3/issue/ACME-1/worklog/{created['id']}").status_code == 204
+    assert remaining(jira, "ACME-1") == hours_left * 3600
+    other = post_worklog(jira, "ACME-1", body, adjustEstimate="leave").json()
+    manual = {"adjustEstimate": "manual", "increaseBy": "1h"}
+    jira.delete(f"/rest/api/3/issue/ACME-1/worklog/{other['id']}", params=manual).raise_for_status()
+    assert remaining(jira, "ACME-1") == (hours_left + 1) * 3600  # manual increases under either reading

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
+from contextlib import closing
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -14,7 +16,7 @@ import pytest
 
 from sandbox.config import CREDENTIALS, DataKnobs
 from sandbox.server import SandboxServer, bind
-from sandbox.store import StateMismatchError, Store
+from sandbox.store import STATE_FILE, StateMismatchError, Store
 from tests.conftest import TEST_CLOCK
 from tests.support.cli import TEMPO_SYNC
 
@@ -161,3 +163,24 @@ def test_data_versions_only_grow_even_across_a_reset(tmp_path):
     store.reset(["source", "destination"])
     assert store.version("destination") > before
     assert store.version("source") > 0
+
+
+def test_a_state_made_before_deletion_times_were_kept_still_opens(sandbox_config):
+    """An earlier state file has no `deleted_at` column: it is added; its old deletions keep no
+    time, so Jira's deleted feed cannot list them, while new ones are listed."""
+    with SandboxServer(sandbox_config) as first, first.admin() as admin:
+        old, new = [
+            w for w in admin.scenarios("source", TEST_CLOCK.date(), TEST_CLOCK.date()) if w["visible"]
+        ][:2]
+        admin.delete_worklog("source", old["tempo_id"])
+    old_file = closing(sqlite3.connect(sandbox_config.state_dir / STATE_FILE))
+    with old_file as conn, conn:  # as an earlier version left it
+        conn.execute("DROP INDEX worklogs_by_deleted_at")
+        conn.execute("ALTER TABLE worklogs DROP COLUMN deleted_at")
+    with SandboxServer(sandbox_config) as second, second.admin() as admin:
+        (row,) = admin.changed_worklogs("source")
+        assert (row["jira_id"], row["deleted"], row["deleted_at"]) == (old["jira_id"], True, None)
+        admin.delete_worklog("source", new["tempo_id"])
+        admin.advance_clock(60)
+        deleted = httpx.get(f"{second.urls.source.jira}/rest/api/3/worklog/deleted", auth=JIRA).json()
+    assert [v["worklogId"] for v in deleted["values"]] == [new["jira_id"]]

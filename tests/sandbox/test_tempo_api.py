@@ -287,6 +287,22 @@ def test_update_replaces_the_whole_worklog_and_delete_removes_it(source):
     assert len(after) == PER_DAY - 1
 
 
+def test_an_update_keeps_the_issue_and_a_deleted_worklog_is_gone(destination, admin):
+    author = a_destination_author(admin)
+    created = destination.tempo.post("/4/worklogs", json=new_worklog(author, 20060)).json()
+    path = f"/4/worklogs/{created['tempoWorklogId']}"
+    # WorklogUpdate has no issueId: one in the body is ignored, as an unknown field.
+    update = {"authorAccountId": author, "startDate": "2025-03-18", "timeSpentSeconds": 60, "issueId": 20061}
+    assert destination.tempo.put(path, json=update).json()["issue"]["id"] == 20060
+    assert destination.tempo.delete(path).status_code == 204
+    again = destination.tempo.delete(path)
+    assert again.status_code == 404
+    assert again.json()["errors"][0]["message"].endswith("does not exist")
+    assert destination.tempo.put(path, json=update).status_code == 404
+    (stored,) = admin.changed_worklogs("destination")
+    assert (stored["deleted"], stored["deleted_at"]) == (True, "2025-03-20T12:00:00Z")
+
+
 # ----- bulk
 
 
