@@ -156,6 +156,8 @@ class Profile:
     bulk_with_bad_items: Literal["refused", "applied_then_400", "applied_then_200"] = "refused"
     permission_roles: Literal["listed", "refused", "not_found"] = "listed"
     tempo_error_shape: Literal["list", "object"] = "list"
+    # Tempo: what a PUT does with the optional fields its body leaves out.
+    put_omitted_fields: Literal["reset", "kept"] = "reset"
     # Jira
     jira_app_permissions: Literal["where_installed", "unknown"] = "where_installed"
     jql_missing_keys: Literal["error", "omitted"] = "error"

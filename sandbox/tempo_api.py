@@ -273,11 +273,29 @@ async def update_worklog(request: Request) -> Response:
     body = _object(await read_json(request, TempoError))
     # WorklogUpdate has no issueId: the worklog stays on its issue, whatever the body says.
     parsed = _worklog_input(site, caller, body, site.repo.directory(), issue=issue, remaining_allowed=True)
+    if site.config.profile.put_omitted_fields == "kept":
+        parsed = _omitted_kept(parsed, old, body)
     draft = _draft(site, parsed, site.repo.now())
     new = draft._replace(tempo_id=old.tempo_id, jira_id=old.jira_id, created_at=old.created_at,
                          properties=old.properties)  # fmt: skip
     site.repo.replace(old, new, parsed.remaining)
     return JSONResponse(worklog_json(new, Links.of(request), site.config.profile))
+
+
+def _omitted_kept(parsed: WorklogInput, old: Worklog, body: dict[str, Any]) -> WorklogInput:
+    """The profile's `put_omitted_fields=kept`: the optional fields a PUT leaves out keep their old
+    values, instead of the full replacement the document describes."""
+    start_time = parsed.start_time
+    if "startTime" not in body:
+        old_time = parse_tempo_time(old.start_time)
+        start_time = None if old_time is None else _seconds_of_day(old_time)
+    return replace(
+        parsed,
+        start_time=start_time,
+        description=old.description if "description" not in body else parsed.description,
+        billable=old.billable if "billableSeconds" not in body else parsed.billable,
+        attributes=old.attributes if "attributes" not in body else parsed.attributes,
+    )
 
 
 async def delete_worklog(request: Request) -> Response:

@@ -189,3 +189,24 @@ def test_tempo_error_shape(start_sandbox, connect, reading):
         assert refused["message"].count("; ") >= 1  # several problems, one message
         assert "'startDate' is required" in refused["message"]
         assert unknown_path == {"message": "No such endpoint."}
+
+
+@pytest.mark.parametrize(("reading", "kept"), [("reset", False), ("kept", True)])
+def test_a_put_that_leaves_optional_fields_out(start_sandbox, connect, reading, kept):
+    _, destination, author = start(start_sandbox, connect, put_omitted_fields=reading)
+    activity = [{"key": "_Activity_", "value": "design"}]
+    body = new_worklog(author, ISSUE, billableSeconds=1800, attributes=activity)
+    path = f"/4/worklogs/{destination.tempo.post('/4/worklogs', json=body).json()['tempoWorklogId']}"
+    required = {"authorAccountId": author, "startDate": "2025-03-19", "timeSpentSeconds": 5400}
+    updated = destination.tempo.put(path, json=required).json()
+    assert destination.tempo.get(path).json() == updated
+    assert (updated["startDate"], updated["timeSpentSeconds"]) == ("2025-03-19", 5400)
+    if kept:
+        assert (updated["startTime"], updated["billableSeconds"]) == ("09:30:00", 1800)
+        assert (updated["description"], updated["attributes"]["values"]) == (body["description"], activity)
+    else:  # a full replacement, as the document has it
+        assert (updated["startTime"], updated["billableSeconds"]) == ("00:00:00", 5400)
+        assert ("description" in updated, updated["attributes"]["values"]) == (False, [])
+    # What the body gives is written under either reading.
+    given = destination.tempo.put(path, json={**required, "description": "", "billableSeconds": 60}).json()
+    assert (given["description"], given["billableSeconds"]) == ("", 60)
