@@ -96,6 +96,12 @@ def _serve_options(parser: argparse.ArgumentParser) -> None:
         help="POSTs that are applied but whose answer never arrives",
     )
     trouble.add_argument(
+        "--share-lost-change",
+        type=float,
+        default=faults.share_lost_change,
+        help="PUTs and DELETEs that are applied but whose answer never arrives",
+    )
+    trouble.add_argument(
         "--share-slow",
         type=float,
         default=faults.share_slow,
@@ -158,6 +164,7 @@ def config_from(args: argparse.Namespace) -> SandboxConfig:
             share_429=args.share_429,
             share_5xx=args.share_5xx,
             share_lost_post=args.share_lost_post,
+            share_lost_change=args.share_lost_change,
             share_slow=args.share_slow,
             slow_seconds=args.slow_seconds,
             retry_after_seconds=args.retry_after,

@@ -89,6 +89,7 @@ class Faults:
     share_429: float = 0.0
     share_5xx: float = 0.0
     share_lost_post: float = 0.0  # the POST is applied, then the connection drops
+    share_lost_change: float = 0.0  # the PUT or DELETE is applied, then the connection drops
     share_slow: float = 0.0  # the answer comes after slow_seconds
     slow_seconds: float = 30.0
     retry_after_seconds: int = 1
@@ -98,7 +99,7 @@ class Faults:
 
     def validate(self) -> None:
         problems = []
-        for name in ("share_429", "share_5xx", "share_lost_post", "share_slow"):
+        for name in ("share_429", "share_5xx", "share_lost_post", "share_lost_change", "share_slow"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 problems.append(f"{name} must be between 0 and 1, not {value}")

@@ -1,11 +1,11 @@
 """What stands in front of every emulated service: the gateway's behaviour.
 
 In order: latency, injected 5xx and 429, authentication, the per-credential rate limit,
-a test's hold (sandbox.holds), the handler, then the response faults (a POST applied but
-its answer lost, an answer slower than the client waits). Every request is counted by endpoint and status. An
-unexpected exception becomes a bare 500 (counted as an internal error, never a traceback
-in the body): bad input must get the service's own 4xx instead, and tests check that
-no request ever hit an internal error.
+a test's hold (sandbox.holds), the handler, then the response faults (a POST, PUT or DELETE
+applied but its answer lost, an answer slower than the client waits). Every request is counted
+by endpoint and status. An unexpected exception becomes a bare 500 (counted as an internal
+error, never a traceback in the body): bad input must get the service's own 4xx instead, and
+tests check that no request ever hit an internal error.
 """
 
 from __future__ import annotations
@@ -131,6 +131,10 @@ class Buffered:
     def status(self) -> int:
         return 500 if self.start is None else int(self.start["status"])
 
+    @property
+    def has_body(self) -> bool:
+        return any(message.get("body") for message in self.body)
+
 
 class ServiceGate:
     """The ASGI app for one site's Jira or Tempo."""
@@ -210,11 +214,9 @@ class ServiceGate:
         await html_error(503)(scope, receive, send)
 
     async def _held_after(self, buffered: Buffered, send: Send, hold: Hold) -> None:
-        assert buffered.start is not None
         await self.holds.wait(hold)
         self.stats.fault("held_then_unanswered")
-        # Applied; the client sees the headers, then a closed connection.
-        await send(buffered.start)
+        await _lose(buffered, send)
 
     # ----- routing
 
@@ -333,18 +335,41 @@ class ServiceGate:
 
     async def _deliver(self, scope: Scope, buffered: Buffered, faults: Faults, send: Send) -> None:
         assert buffered.start is not None
-        if scope["method"] == "POST" and 200 <= buffered.status < 300:  # noqa: SIM102
-            if self.faults.draw(faults.share_lost_post):
-                # The write is done; the client sees the headers, then a closed connection.
-                self.stats.fault("lost_response")
-                await send(buffered.start)
-                return
+        share, counter = {
+            "POST": (faults.share_lost_post, "lost_response"),
+            "PUT": (faults.share_lost_change, "lost_change"),
+            "DELETE": (faults.share_lost_change, "lost_change"),
+        }.get(scope["method"], (0.0, ""))
+        if 200 <= buffered.status < 300 and self.faults.draw(share):
+            self.stats.fault(counter)
+            await _lose(buffered, send)
+            return
         if self.faults.draw(faults.share_slow):
             self.stats.fault("slow")
             await asyncio.sleep(faults.slow_seconds)
         await send(buffered.start)
         for message in buffered.body:
             await send(message)
+
+
+async def _lose(buffered: Buffered, send: Send) -> None:
+    """Leave a request that was applied without a complete answer: the connection closes.
+
+    An answer with a body is cut after its headers. One without (a 204) is complete with its
+    headers alone, so there the connection closes before them, as when a connection drops
+    after the write.
+    """
+    assert buffered.start is not None
+    if buffered.has_body:
+        await send(buffered.start)
+        return
+    # ASGI has no message that closes a connection unanswered; the transport is reached through
+    # the uvicorn request cycle whose bound ``send`` the gate was given.
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if not callable(getattr(transport, "close", None)):  # uvloop's transports are no asyncio classes
+        raise RuntimeError("closing a connection unanswered needs the sandbox's uvicorn server")
+    transport.close()
+    await asyncio.sleep(0)  # uvicorn notes the lost connection, so it does not answer 500 itself
 
 
 def _header(scope: Scope, name: bytes) -> str:

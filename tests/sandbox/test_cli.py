@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import signal
 import subprocess
+from dataclasses import replace
 
 import httpx
 import pytest
 
-from sandbox.config import CREDENTIALS
+from sandbox.cli import config_from, register
+from sandbox.config import CREDENTIALS, Faults, Profile
 from sandbox.server import bind
 from tests.sandbox.test_state import TEMPO_SYNC, start_cli
 
@@ -95,3 +98,15 @@ def test_reset_removes_the_state(tmp_path):
     assert "removed the sandbox state" in first.stdout
     assert not (state / "sandbox.sqlite3").exists()
     assert "no sandbox state" in run("sandbox", "reset", "--state-dir", str(state)).stdout
+
+
+def test_serve_passes_the_change_faults_and_the_new_readings_on():
+    parser = argparse.ArgumentParser()
+    register(parser)
+    options = ["serve", "--share-lost-change", "0.25", "--profile", "put_omitted_fields=kept",
+               "--profile", "delete_auto_estimate=reduced"]  # fmt: skip
+    config = config_from(parser.parse_args(options))
+    assert (config.faults.share_lost_change, config.faults.share_lost_post) == (0.25, 0.0)
+    assert config.profile == Profile(put_omitted_fields="kept", delete_auto_estimate="reduced")
+    with pytest.raises(ValueError, match="share_lost_change must be between 0 and 1"):
+        replace(config, faults=Faults(share_lost_change=2)).validate()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -150,3 +151,90 @@ def test_omitting_retry_after_follows_the_fault_targets(start_sandbox, connect):
         limited = [a for a in answers if a.status_code == 429]
         assert limited
         assert all(("Retry-After" in a.headers) is has_header for a in limited)
+
+
+# ----- faults on changes (PUT and DELETE)
+
+
+def created_worklog(admin, destination) -> tuple[str, str]:
+    """A destination worklog made through Tempo: its Tempo path and its Jira path."""
+    tempo_id = destination.tempo.post("/4/worklogs", json=new_worklog(admin)).json()["tempoWorklogId"]
+    mapping = destination.tempo.post("/4/worklogs/tempo-to-jira", json={"tempoWorklogIds": [tempo_id]})
+    jira_id = mapping.json()["results"][0]["jiraWorklogId"]
+    return f"/4/worklogs/{tempo_id}", f"/rest/api/3/issue/20060/worklog/{jira_id}"
+
+
+def stored(admin) -> dict[str, object]:
+    (row,) = admin.changed_worklogs("destination")
+    return row
+
+
+def test_a_lost_change_is_applied_but_unanswered(sandbox, admin, destination):
+    tempo_path, jira_path = created_worklog(admin, destination)
+    update = {**new_worklog(admin), "timeSpentSeconds": 1200}
+    admin.set_faults(share_lost_change=1.0)
+    with pytest.raises(httpx.RemoteProtocolError):  # the headers came, then the connection closed
+        destination.tempo.put(tempo_path, json=update)
+    assert stored(admin)["time_spent"] == 1200
+    with pytest.raises(httpx.RemoteProtocolError):  # an empty answer is lost with its headers
+        destination.jira.put(f"{jira_path}/properties/link", json={"a": 1})
+    assert stored(admin)["properties"] == {"link": '{"a": 1}'}
+    with pytest.raises(httpx.RemoteProtocolError, match="without sending"):  # a 204, lost before its headers
+        destination.jira.delete(jira_path)
+    assert stored(admin)["deleted"] is True
+    # A refused change is not applied, so its answer arrives; reads and creations are not lost.
+    assert destination.jira.delete(jira_path).status_code == 404
+    assert destination.tempo.put(tempo_path, json=update).status_code == 404
+    assert destination.tempo.post("/4/worklogs", json=new_worklog(admin)).status_code == 200
+    assert admin.stats()["faults"]["lost_change"] == 3
+
+
+def test_the_other_faults_apply_to_changes_too(sandbox, admin, destination):
+    tempo_path, jira_path = created_worklog(admin, destination)
+    update = {**new_worklog(admin), "timeSpentSeconds": 1200}
+    for fault, statuses in (("share_5xx", {500, 502, 503, 504}), ("share_429", {429})):
+        admin.set_faults(**{fault: 1.0})
+        assert destination.tempo.put(tempo_path, json=update).status_code in statuses
+        assert destination.jira.delete(jira_path).status_code in statuses
+        assert (stored(admin)["time_spent"], stored(admin)["deleted"]) == (600, False)  # not applied
+    admin.set_faults(share_slow=1.0, slow_seconds=2.0, latency_ms=50)
+    with pytest.raises(httpx.ReadTimeout):
+        destination.tempo.put(tempo_path, json=update, timeout=0.4)
+    with pytest.raises(httpx.ReadTimeout):
+        destination.jira.delete(jira_path, timeout=0.4)
+    assert (stored(admin)["time_spent"], stored(admin)["deleted"]) == (1200, True)  # applied, answered late
+    assert admin.stats()["faults"]["latency"] == 2
+
+
+def wait_until_held(admin) -> None:
+    deadline = time.monotonic() + 10
+    while not any(hold["waiting"] for hold in admin.holds()):
+        assert time.monotonic() < deadline, "the request never reached its hold"
+        time.sleep(0.02)
+
+
+def test_holds_catch_changes(sandbox, admin, destination):
+    tempo_path, jira_path = created_worklog(admin, destination)
+    update = {**new_worklog(admin), "timeSpentSeconds": 1200}
+    delete = "DELETE /rest/api/3/issue/{issueIdOrKey}/worklog/{id}"
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        admin.hold("destination", "jira", delete, when="before")
+        held = pool.submit(destination.jira.delete, jira_path)
+        wait_until_held(admin)
+        admin.release_holds()
+        assert held.result(timeout=10).status_code == 503  # dropped, not applied
+        assert stored(admin)["deleted"] is False
+        admin.hold("destination", "tempo", "PUT /4/worklogs/{id}", when="after")
+        held = pool.submit(destination.tempo.put, tempo_path, json=update)
+        wait_until_held(admin)
+        assert stored(admin)["time_spent"] == 1200  # applied while its answer waits
+        admin.release_holds()
+        with pytest.raises(httpx.RemoteProtocolError):
+            held.result(timeout=10)
+        admin.hold("destination", "jira", delete, when="after")
+        held = pool.submit(destination.jira.delete, jira_path)
+        wait_until_held(admin)
+        admin.release_holds()
+        with pytest.raises(httpx.RemoteProtocolError):
+            held.result(timeout=10)
+    assert stored(admin)["deleted"] is True
