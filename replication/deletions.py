@@ -18,13 +18,14 @@ import duckdb
 from resources.jira import JiraClient
 from resources.tempo import TempoClient
 
-# The feed is read from a day before the first copy in question was made: the source worklog may
-# have been deleted between the read that found it and the creation of its copy.
-FEED_MARGIN = timedelta(days=1)
+# The feed is read from shortly before the last change the source itself stamped on the worklogs in
+# question (their ``updatedAt``): a deletion comes after it, by the source's own clock, whatever
+# this machine's clock says. The margin covers Tempo's and Jira's clocks differing a little.
+FEED_MARGIN = timedelta(hours=1)
 
 # Synced worklogs of the dates that the last listing no longer holds, and not yet known deleted.
 _VANISHED = """
-select l.tempo_worklog_id, r.source_jira_worklog_id, r.work_date, l.claimed_at
+select l.tempo_worklog_id, r.source_jira_worklog_id, r.work_date, r.updated_at
 from sync.worklog_links l
 join replica.worklogs r on r.source_site = l.source_site and r.tempo_worklog_id = l.tempo_worklog_id
 where l.state = 'created' and l.source_site = $source_site and r.work_date between $date_from and $date_to
@@ -39,7 +40,7 @@ class Vanished:
     tempo_worklog_id: int
     jira_worklog_id: int | None
     work_date: date
-    claimed_at: datetime
+    updated_at: datetime  # the source's updatedAt of the version last read
 
 
 @dataclass
@@ -69,9 +70,8 @@ def confirm(rows: list[Vanished], tempo: TempoClient, jira: JiraClient) -> Findi
         else:
             findings.moved[row.tempo_worklog_id] = str(worklog.get("startDate"))
     traceable = [row for row in missing if row.jira_worklog_id is not None]
-    deleted_at = (
-        jira.deleted_worklogs(min(row.claimed_at for row in traceable) - FEED_MARGIN) if traceable else {}
-    )
+    since = min((row.updated_at for row in traceable), default=None)
+    deleted_at = jira.deleted_worklogs(since - FEED_MARGIN) if since is not None else {}
     for row in missing:
         when = deleted_at.get(row.jira_worklog_id) if row.jira_worklog_id is not None else None
         if when is None:
