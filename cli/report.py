@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from cli.tables import render_table
+from cli.tables import NONE, render_table, text
 from replication.propagate import PLANNED_OUTCOMES
 from replication.scope import Scope
 
@@ -62,11 +62,23 @@ class DayReport:
     pending: int
     unconfirmed: int
     parked: dict[str, int] = field(default_factory=dict)
-    load: dict[str, int] = field(default_factory=dict)  # the load step's outcomes of the day, by name
+    # The load step's outcomes of the day, by name; None when the load counted nothing (it did not
+    # run, or died before it counted), so that what it did, or would do, is unknown.
+    load: dict[str, int] | None = None
 
-    def counts(self) -> dict[str, int]:
-        """Every figure of the day by its JSON name: the ledger's, then the load's."""
-        load = self.load
+    def counts(self) -> dict[str, int | None]:
+        """Every figure of the day by its JSON name: the ledger's, then the load's (None: unknown)."""
+        if self.load is None:
+            done: dict[str, int | None] = dict.fromkeys(("updated", "deleted", "conflicts", *PLANNED))
+        else:
+            load = self.load
+            done = {
+                # A move is an update of the start date (a PUT in place, or a re-home to another issue).
+                "updated": load.get("updated", 0) + load.get("moved", 0),
+                "deleted": load.get("deleted", 0),
+                "conflicts": load.get("conflicts", 0),
+                **{name: load.get(name, 0) for name in PLANNED},
+            }
         return {
             "extracted": self.extracted,
             "created": self.created,
@@ -75,11 +87,7 @@ class DayReport:
             "quarantined": self.quarantined,
             "pending": self.pending,
             "unconfirmed": self.unconfirmed,
-            # A move is an update of the start date (a PUT in place, or a re-home to another issue).
-            "updated": load.get("updated", 0) + load.get("moved", 0),
-            "deleted": load.get("deleted", 0),
-            "conflicts": load.get("conflicts", 0),
-            **{name: load.get(name, 0) for name in PLANNED},
+            **done,
         }
 
 
@@ -94,10 +102,13 @@ def day_reports(connection: duckdb.DuckDBPyConnection, run_id: str, scope: Scope
     reports = {row[0]: DayReport(*row) for row in connection.execute(_PER_DAY, params).fetchall()}
     for day, reason, count in connection.execute(_PARKED, scope.params).fetchall():
         reports[day].parked[reason] = count
-    for day, outcomes in _step_counts(connection, run_id, "$.load.by_day").items():
-        # The load also counts rows of other dates (a change an earlier run left in flight, say);
-        # the table shows the run's dates only, as its ledger columns do.
-        if (report := reports.get(date.fromisoformat(day))) is not None:
+    load = _step_counts(connection, run_id, "$.load")
+    if load:
+        by_day = load.get("by_day", {})
+        for report in reports.values():
+            # The load also counts rows of other dates (a change an earlier run left in flight, say);
+            # the table shows the run's dates only, as its ledger columns do.
+            outcomes = by_day.get(report.day.isoformat(), {})
             report.load = {outcome: int(count) for outcome, count in outcomes.items()}
     return list(reports.values())
 
@@ -121,28 +132,36 @@ _LEDGER_COLUMNS = (("extracted", "extracted"), ("created", "created"), ("already
                    ("rejected", "rejected"), ("quarantined", "quarantined"), ("pending", "pending"),
                    ("unconfirmed", "unconfirmed"))  # fmt: skip
 _PROPAGATION_COLUMNS = (("updated", "updated"), ("deleted", "deleted"), ("conflicts", "conflicts"))
+# (The mass-deletion guard's check stops a run before the load, naming what it held back; the
+# load's own deletes_blocked is its second line of defence, in the JSON only.)
 _PLAN_COLUMNS = (("extracted", "extracted"), ("already synced", "already_synced"),
                  ("would create", "would_create"), ("would update", "would_update"),
-                 ("would move", "would_move"), ("would delete", "would_delete"),
-                 ("deletes blocked", "deletes_blocked"))  # fmt: skip
+                 ("would move", "would_move"), ("would delete", "would_delete"))  # fmt: skip
 # What ``--json`` carries of every run; a dry run adds PLANNED.
 _JSON_NAMES = tuple(name for _, name in _LEDGER_COLUMNS + _PROPAGATION_COLUMNS)
 
 
-def _summed(reports: list[DayReport], names: tuple[str, ...]) -> tuple[dict[str, int], dict[str, int]]:
-    """The figures ``names`` of ``reports`` added up, and their parked worklogs by reason."""
+def _summed(reports: list[DayReport], names: tuple[str, ...]) -> tuple[dict[str, int | None], dict[str, int]]:
+    """The figures ``names`` of ``reports`` added up (unknown if unknown on a day), and their parked
+    worklogs by reason."""
     reasons: dict[str, int] = {}
     for r in reports:
         for reason, count in r.parked.items():
             reasons[reason] = reasons.get(reason, 0) + count
     days = [r.counts() for r in reports]
-    return {name: sum(day[name] for day in days) for name in names}, dict(sorted(reasons.items()))
+    sums = {name: _sum([day[name] for day in days]) for name in names}
+    return sums, dict(sorted(reasons.items()))
+
+
+def _sum(values: list[int | None]) -> int | None:
+    known = [value for value in values if value is not None]
+    return sum(known) if len(known) == len(values) else None
 
 
 def as_json(reports: list[DayReport], *, dry_run: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The figures for ``tempo-sync run --json``: one object per work date, and the total. Every
-    run's carry the ledger's and the propagation's figures (zero with ``[propagate]`` off); a dry
-    run's add what it would have done."""
+    run's carry the ledger's and the propagation's figures (zero with ``[propagate]`` off, null
+    when the load counted nothing); a dry run's add what it would have done."""
     names = _JSON_NAMES + (PLANNED if dry_run else ())
 
     def figures(rows: list[DayReport]) -> dict[str, Any]:
@@ -165,7 +184,7 @@ def render(reports: list[DayReport], *, propagation: bool, dry_run: bool) -> str
     def cells(label: str, rows: list[DayReport]) -> tuple[str, ...]:
         counts, reasons = _summed(rows, names)
         detail = ", ".join(f"{reason} {count}" for reason, count in reasons.items())
-        return (label, *map(str, counts.values()), str(sum(reasons.values())), detail or "-")
+        return (label, *map(text, counts.values()), str(sum(reasons.values())), detail or NONE)
 
     numbers = range(1, len(header) - 1)  # everything between the date and the reasons
     return render_table(header, [cells(str(r.day), [r]) for r in reports], right=numbers,

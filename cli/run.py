@@ -64,6 +64,7 @@ class _Outcome:
     dry_run: bool
     propagation: bool  # [propagate] carries edits or deletions: the table shows what it did
     failures: list[dict[str, str]] = field(default_factory=list)  # each failed step and its error
+    advice: list[dict[str, str]] = field(default_factory=list)  # failed checks that say what to do
     unchecked: list[str] = field(default_factory=list)  # rights the preflight could not check
     reports: list[DayReport] | None = None  # None when the file holds no results to read
     closed_runs: list[str] = field(default_factory=list)  # crashed runs closed before this one
@@ -136,6 +137,7 @@ def run_command(args: argparse.Namespace) -> int:
     outcome = _Outcome(result.run_id, result.success, Scope(date_from, date_to), args.dry_run, propagation,
                        closed_runs=closed)  # fmt: skip
     outcome.failures = _failures(result)
+    outcome.advice = _advice(result)
     _read_results(warehouse, outcome)
     if args.json:
         print(json.dumps(_document(outcome, settings.mode, warehouse.database), indent=2))
@@ -154,6 +156,16 @@ def _failures(result: dg.ExecuteInProcessResult) -> list[dict[str, str]]:
             message = error.message.strip() if error else "unknown error"
             failures.append({"step": event.step_key, "message": message})
     return failures
+
+
+def _advice(result: dg.ExecuteInProcessResult) -> list[dict[str, str]]:
+    """The failed checks whose metadata says what to do: the mass-deletion guard's names the
+    deletions it held back, which the failed step's error (the check's name) does not."""
+    return [
+        {"check": evaluation.check_name, "what_to_do": str(evaluation.metadata["what_to_do"].value)}
+        for evaluation in result.get_asset_check_evaluations()
+        if not evaluation.passed and "what_to_do" in evaluation.metadata
+    ]
 
 
 def _read_results(warehouse: Warehouse, outcome: _Outcome) -> None:
@@ -178,6 +190,8 @@ def _print(outcome: _Outcome) -> None:
         print(render(outcome.reports, propagation=outcome.propagation, dry_run=outcome.dry_run))
     for failure in outcome.failures:
         print(f"tempo-sync: step {failure['step']} failed: {failure['message']}", file=sys.stderr)
+    for check in outcome.advice:
+        print(f"tempo-sync: check {check['check']} failed: {check['what_to_do']}", file=sys.stderr)
     if outcome.dry_run:
         # Said whatever happened: a dry run's load never writes, so neither success nor failure did.
         print("tempo-sync: dry run: nothing was written to the destination")
@@ -203,6 +217,7 @@ def _document(outcome: _Outcome, mode: Mode, database: str) -> dict[str, Any]:
         "days": days,
         "totals": totals,
         "failed_steps": outcome.failures,
+        "failed_checks": outcome.advice,
         "warnings": outcome.unchecked,
         "closed_crashed_runs": outcome.closed_runs,
     }

@@ -25,13 +25,16 @@ from tests.support.sync import SyncHarness
 DAY = date(2025, 3, 5)
 NEXT_DAY = date(2025, 3, 6)
 UPDATES = "[propagate]\nupdates = true\n"
+DELETES = "[propagate]\ndeletes = true\n"
+# Jira's deleted-worklog feed leaves out its last minute; the sandbox clock moves past it.
+PAST_THE_FEED_LAG = 120
 # The destination's searches that take their query in a POST body: reads, not writes.
 SEARCHES = {"POST /rest/api/3/search/jql", "POST /4/worklogs/search"}
 # Today's run table, word for word: with [propagate] off it must not change.
 TODAYS_HEADER = ["work date", "extracted", "created", "already synced", "rejected", "quarantined", "pending",
                  "unconfirmed", "parked", "parked by reason"]  # fmt: skip
 DRY_RUN_HEADER = ["work date", "extracted", "already synced", "would create", "would update", "would move",
-                  "would delete", "deletes blocked", "parked", "parked by reason"]  # fmt: skip
+                  "would delete", "parked", "parked by reason"]  # fmt: skip
 NOTHING_WRITTEN = "tempo-sync: dry run: nothing was written to the destination"
 CHANGED_THERE = "the copy was changed on the destination since tempo-sync wrote it"
 
@@ -340,6 +343,110 @@ def test_status_and_trace_show_a_change_between_its_send_and_its_record(
     assert ledger["change in flight"].startswith(f"update, sent by run {run_id[:8]} at ")
     assert main(["status", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["propagation"]["changes_in_flight"] == 0
+
+
+def test_deletions_from_the_dry_run_held_back_by_the_guard_to_the_run_status_and_trace(
+    make_harness: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    harness = make_harness(DELETES + "max_deletes_per_run = 1\n")
+    assert harness.run(DAY).success
+    deleted = _synced(harness)[:2]
+    with harness.tempo("source") as tempo:
+        for tempo_id, _ in deleted:
+            tempo.delete(f"/4/worklogs/{tempo_id}").raise_for_status()
+    with harness.sandbox.admin() as admin:
+        admin.advance_clock(PAST_THE_FEED_LAG)
+        admin.reset_stats()
+        # Two deletions where one is allowed: the guard's check stops the dry run before its load.
+        status, out = _run(capsys, DAY, DAY, "--dry-run", "--json")
+        assert status == 1
+        blocked = json.loads(out)
+        status, text = _run(capsys, DAY, DAY, "--dry-run", "--quiet")
+        assert status == 1
+        assert main(["status", "--json"]) == 0
+        held_back = json.loads(capsys.readouterr().out)["propagation"]
+        harness.set_policy(DELETES + "max_deletes_per_run = 2\n")
+        status, out = _run(capsys, DAY, DAY, "--dry-run", "--quiet")
+        assert status == 0
+        assert _writes(admin) == []
+    assert blocked["dry_run"] is True
+    assert [step["step"] for step in blocked["failed_steps"]] == ["worklog_replica_deletions_within_limit"]
+    (check,) = blocked["failed_checks"]
+    assert check["check"] == "deletions_within_limit"
+    assert check["what_to_do"].startswith("2 copies would be deleted, above the 1 that [propagate]")
+    assert all(str(tempo_id) in check["what_to_do"] for tempo_id, _ in deleted)
+    # The load did not run: what it would do is unknown, not zero.
+    assert [blocked["totals"][name] for name in ("would_create", "would_delete", "deletes_blocked")] == [
+        None
+    ] * 3
+    assert _table(text)[1][DAY.isoformat()]["would delete"] == "-"
+    assert NOTHING_WRITTEN in text
+    assert held_back["source_deletions_not_carried"] == 2
+    assert _table(out)[1][DAY.isoformat()]["would delete"] == "2"
+    for _, copy_id in deleted:
+        assert _copy(harness, copy_id)["tempoWorklogId"] == copy_id  # still there
+
+    status, out = _run(capsys, DAY, DAY, "--quiet")
+    assert status == 0
+    assert _table(out)[1][DAY.isoformat()]["deleted"] == "2"
+    assert main(["status", "--json"]) == 0
+    propagation = json.loads(capsys.readouterr().out)["propagation"]
+    assert (propagation["deleted_copies"], propagation["source_deletions_not_carried"]) == (2, 0)
+    tempo_id, copy_id = deleted[0]
+    assert main(["trace", str(copy_id)]) == 0
+    out = capsys.readouterr().out
+    assert dict(_cells(line) for line in _block(out, "ledger")[1:])["state"] == "deleted"
+    events = [_cells(line)[1] for line in _block(out, "history:")[1:] if not line.startswith("    ")]
+    assert events == ["created", "deleted"]
+    assert out.startswith(f"worklog {tempo_id} (source Tempo id): {copy_id} is its destination Tempo")
+
+
+def test_trace_follows_a_move_to_another_issue_and_finds_the_old_copy_while_it_waits(
+    make_harness: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    harness = make_harness(UPDATES)
+    assert harness.run(DAY).success
+    tempo_id, old_copy, old_issue = harness.query(
+        "select tempo_worklog_id, destination_tempo_worklog_id, destination_issue_id from sync.worklog_links"
+        " where state = 'created' order by 1 limit 1"
+    )[0]
+    other_issue = harness.scalar(
+        "select r.source_issue_key from sync.worklog_links l join replica.worklogs r using (tempo_worklog_id)"
+        " where l.state = 'created' and l.destination_issue_id <> ? order by 1 limit 1",
+        [old_issue],
+    )
+    with harness.sandbox.admin() as admin:
+        admin.edit_worklog("source", tempo_id, issue_key=other_issue)
+        # The new copy exists; the old one waits for its DELETE, held before it is applied.
+        admin.hold("destination", "tempo", "DELETE /4/worklogs/{id}", when="before")
+        run = threading.Thread(target=harness.run, args=(DAY,))
+        run.start()
+        try:
+            _wait_until(lambda: any(hold["waiting"] for hold in admin.holds()))
+            assert main(["trace", str(old_copy)]) == 0
+            waiting = capsys.readouterr().out
+        finally:
+            admin.release_holds()
+            run.join(timeout=120)
+    new_copy, new_issue = harness.query(
+        "select destination_tempo_worklog_id, destination_issue_id from sync.worklog_links"
+        " where tempo_worklog_id = ?",
+        [tempo_id],
+    )[0]
+    assert waiting.splitlines()[0] == (
+        f"worklog {tempo_id} (source Tempo id): {old_copy} is its old destination copy, being moved to"
+        " another issue"
+    )
+    ledger = dict(_cells(line) for line in _block(waiting, "ledger")[1:])
+    assert ledger["old copy"].startswith(f"{old_copy} on issue {old_issue}, deleted once")
+
+    assert main(["trace", str(new_copy)]) == 0
+    history = _block(capsys.readouterr().out, "history:")
+    events = [_cells(line)[1] for line in history[1:] if not line.startswith("    ")]
+    assert events == ["created", "rehoming", "created", "moved"]
+    fields = _history_fields(history)
+    assert fields["rehoming"]["issue"] == f"{old_issue} → {new_issue}"
+    assert fields["created"]["issue"] == str(new_issue)  # the last created: the copy on the new issue
 
 
 def _block(output: str, title: str) -> list[str]:
