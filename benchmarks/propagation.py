@@ -129,10 +129,11 @@ def _measure(sandbox: Sandbox, product: Product, changes: int) -> None:
     print(f"{'change':<10}{'changes':>8}{'run calls':>11}{'per change':>12}{'destination writes':>20}"
           f"{'destination reads':>19}")  # fmt: skip
     for name, calls in measured:
+        added = calls - idle  # what the changes cost beyond a run that finds nothing to carry
         extra = sum(calls.values()) - sum(idle.values())
-        writes = sum(n for endpoint, n in calls.items() if _is_destination_write(endpoint))
+        writes = sum(n for endpoint, n in added.items() if _is_destination_write(endpoint))
         reads = sum(
-            n for endpoint, n in calls.items() if endpoint.startswith("destination") and " GET " in endpoint
+            n for endpoint, n in added.items() if endpoint.startswith("destination") and " GET " in endpoint
         )
         print(f"{name:<10}{changes:>8}{sum(calls.values()):>11}{extra / changes:>12.2f}"
               f"{writes / changes:>20.2f}{reads / changes:>19.2f}")  # fmt: skip

@@ -110,3 +110,17 @@ def test_cli_startup_times_both_trees_and_leaves_no_worktree_behind() -> None:
         ["git", "-C", str(REPO), "worktree", "list"], capture_output=True, text=True, check=True
     )
     assert "tempo-sync-baseline-" not in worktrees.stdout
+
+
+@pytest.mark.full
+def test_propagation_reports_the_calls_each_kind_of_change_costs() -> None:
+    out = _run("propagation.py", "--changes", "3", "--worklogs", "60")
+    per_change = {
+        kind: float(found.group(1))
+        for kind in ("edit", "move", "re-home", "delete")
+        if (found := re.search(rf"^{kind}\s+3\s+\d+\s+([\d.]+)", out, re.MULTILINE))
+    }
+    # An edit or a move is one read of the copy and one PUT; a deletion adds the source's proof.
+    assert per_change["edit"] == per_change["move"] == 2.0
+    assert per_change["re-home"] > 2.0
+    assert 3.0 <= per_change["delete"] <= 4.0

@@ -445,7 +445,10 @@ def test_the_jira_fallback_carries_edits_and_deletions(make_harness: Any, confli
         assert "edited too" in str(conflicted_copy["comment"])
 
 
+# Full strength only: it waits out the orphan grace (45 s). The default suite covers the same
+# settling by a read with lost answers, and the kill -9 of a creation's send in test_crash.py.
 @pytest.mark.slow
+@pytest.mark.full
 def test_kill_9_between_the_send_and_the_record_of_an_edit_then_a_rerun_settles_it_without_sending_again(
     make_harness: Any, tmp_path: Path
 ) -> None:
