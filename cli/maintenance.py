@@ -31,7 +31,8 @@ def register_purge(parser: argparse.ArgumentParser) -> None:
 
 
 def retry_command(args: argparse.Namespace) -> int:
-    """Let the next run send again the worklogs the destination refused (after a fix there)."""
+    """Let the next run send again the worklogs, edits and deletions the destination refused (after a
+    fix there)."""
 
     def mark(path: Path, connection: duckdb.DuckDBPyConnection) -> int:
         params = {"date_from": args.date_from or date.min, "date_to": args.date_to or date.max}
@@ -48,14 +49,27 @@ def retry_command(args: argparse.Namespace) -> int:
             """,
             params,
         ).fetchall()
+        # An edit or a deletion the destination refused waits, as it was refused, until the source
+        # changes again; forgetting the refusal lets the next run plan it afresh.
+        changes = connection.execute(
+            """
+            update sync.worklog_links l
+            set change = null, change_hash = null, last_run_id = 'tempo-sync retry'
+            from replica.worklogs r
+            where l.state = 'created' and l.change = 'rejected' and r.source_site = l.source_site
+              and r.tempo_worklog_id = l.tempo_worklog_id and r.work_date between $date_from and $date_to
+            returning l.source_site, l.tempo_worklog_id
+            """,
+            params,
+        ).fetchall()
         connection.executemany(
             f"{EVENT_INSERT} values (?, ?, current_timestamp, 'tempo-sync retry', 'retry_requested', null)",
-            [list(row) for row in rows],
+            [list(row) for row in rows + changes],
         )
         connection.execute("commit")
         print(
-            f"tempo-sync: {len(rows)} rejected worklog(s) in {path} will be sent again by the next run"
-            " of their work dates"
+            f"tempo-sync: {len(rows)} rejected worklog(s) and {len(changes)} refused edit(s) or deletion(s)"
+            f" in {path} will be sent again by the next run of their work dates"
         )
         return 0
 
