@@ -13,6 +13,15 @@ import duckdb
 # The ledger column of a destination worklog id, by target.
 ID_COLUMN = {"tempo": "destination_tempo_worklog_id", "jira": "destination_jira_worklog_id"}
 SETTLED_BY = "tempo-sync settle"
+# The values a copy is written from (``sent_values``), from the replica row ``r`` that holds them
+# (migration 6 filled in the rows created before it with the same expression, frozen there).
+SENT_VALUES_OF_REPLICA = """json_object(
+    'destination_author_account_id', r.destination_author_account_id,
+    'destination_issue_id', r.destination_issue_id, 'start_date', r.start_date::varchar,
+    'start_time', r.start_time, 'time_spent_seconds', r.time_spent_seconds,
+    'billable_seconds', r.billable_seconds, 'description', r.description,
+    'attributes', r.attributes, 'source_author_name', r.source_author_name,
+    'author_time_zone', r.author_time_zone)"""
 # An event without before and after values (those are for updates and deletes).
 EVENT_INSERT = "insert into sync.events (source_site, tempo_worklog_id, occurred_at, run_id, event, detail)"
 
@@ -42,6 +51,14 @@ def adopt(connection: duckdb.DuckDBPyConnection, tempo_worklog_id: int, copy_id:
         " last_error = null, finished_at = current_timestamp, created_run_id = ?, last_run_id = ?"
         " where tempo_worklog_id = ?",
         [copy_id, SETTLED_BY, SETTLED_BY, tempo_worklog_id],
+    )
+    # What the copy was written from is what the row's replica row kept (it stays frozen while the
+    # row is unconfirmed): the baseline for later edits and deletions of it.
+    connection.execute(
+        f"update sync.worklog_links l set sent_values = {SENT_VALUES_OF_REPLICA} from replica.worklogs r"
+        " where r.source_site = l.source_site and r.tempo_worklog_id = l.tempo_worklog_id"
+        " and l.tempo_worklog_id = ?",
+        [tempo_worklog_id],
     )
     _event(
         connection, tempo_worklog_id, f"a person adopted destination {target.capitalize()} worklog {copy_id}"

@@ -187,7 +187,7 @@ def load(
 
 # What a dry run says a planned change would be.
 _PLANNED = {"update": "would_update", "move": "would_move", "reissue": "would_move", "delete": "would_delete",
-            "settle": "pending"}  # fmt: skip
+            "settle": "pending", "clear": "already_synced"}  # fmt: skip
 
 
 def _propagate(
@@ -507,8 +507,9 @@ class _IssueLoad:
                 {"run": self.run_id},
             )
             connection.execute(
-                f"{EVENT_INSERT} select source_site, tempo_worklog_id, current_timestamp, $run,"
-                " $event, 'destination worklog ' || coalesce(tempo_id, jira_id) from created",
+                "insert into sync.events (source_site, tempo_worklog_id, occurred_at, run_id, event, detail,"
+                " after_values) select source_site, tempo_worklog_id, current_timestamp, $run, $event,"
+                " 'destination worklog ' || coalesce(tempo_id, jira_id), sent_values from created",
                 {"run": self.run_id, "event": event},
             )
             connection.execute("commit")

@@ -209,6 +209,8 @@ class Propagation:
         (another work date), ``reissue`` (another issue), or None."""
         if row["change_state"] is not None:
             return "settle"
+        if row["sent_values"] is None:
+            return None  # what the copy holds is not known, so nothing can tell a conflict from it
         if row["source_deleted"]:
             refused = (
                 row["change"] == "rejected" and row["change_hash"] == _DELETE
@@ -529,7 +531,7 @@ class Propagation:
         """Whether edits are carried and the row may take one: a row whose re-resolution parked it
         (its new author or issue has no match) leaves its copy alone."""
         ready = row["status"] == "ready" or row["park_reason"] == "destination_changed"
-        return self.settings.updates and row["sent_values"] is not None and ready
+        return self.settings.updates and ready
 
     def _edit(self, row: Row) -> str | None:
         wanted = self.destination.values_hash(row)

@@ -16,12 +16,12 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from pipelines.sensors import LateCursor, late_worklogs
+from pipelines.sensors import LateCursor
 from replication.liveness import ORPHAN_GRACE
 from sandbox.admin_client import SandboxAdmin
 from tests.conftest import TEST_CLOCK
 from tests.support.cli import is_holding, kill_run, shared_instance_environment, start_run, wait_for_run
-from tests.support.sync import SyncHarness
+from tests.support.sync import SyncHarness, sensor_tick
 
 DAY = date(2025, 3, 5)
 NEXT_DAY = date(2025, 3, 6)
@@ -494,23 +494,12 @@ def test_kill_9_between_the_send_and_the_record_of_an_edit_then_a_rerun_settles_
 
 
 def _sensor_days(harness: SyncHarness, cursor: str | None) -> tuple[list[tuple[str, str]], str | None]:
-    """One tick of the late-worklogs sensor: the date ranges it asks runs for, and its cursor."""
-    resources = harness.definitions().resources
-    with dg.build_sensor_context(
-        cursor=cursor,
-        instance=harness.instance,
-        resources={name: resources[name] for name in ("source_tempo", "source_jira", "policy", "warehouse")},
-    ) as context:
-        result = late_worklogs(context)
-        assert isinstance(result, dg.SensorResult)
-        ranges = [
-            (
-                request.tags["dagster/asset_partition_range_start"],
-                request.tags["dagster/asset_partition_range_end"],
-            )
-            for request in result.run_requests or []
-        ]
-        return ranges, result.cursor
+    """One tick of the late-worklogs sensor: the date ranges it asks runs for, and its new cursor."""
+    result, _ = sensor_tick(harness, cursor)
+    assert isinstance(result, dg.SensorResult)
+    start, end = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+    ranges = [(request.tags[start], request.tags[end]) for request in result.run_requests or []]
+    return ranges, result.cursor
 
 
 def test_the_sensor_asks_for_the_dates_of_edited_moved_and_deleted_synced_worklogs(
@@ -535,3 +524,31 @@ def test_the_sensor_asks_for_the_dates_of_edited_moved_and_deleted_synced_worklo
         ranges, cursor = _sensor_days(harness, cursor)
         assert ranges == [(DAY.isoformat(), DAY.isoformat())]
         assert _sensor_days(harness, cursor)[0] == [], "each change is asked for once"
+
+
+def test_a_conflict_clears_when_the_source_goes_back_and_a_dry_run_plans_it_without_writing(
+    harness: SyncHarness,
+) -> None:
+    harness.set_policy(UPDATES)
+    assert harness.run(DAY).success
+    worklog = _synced(harness)[0]
+    with harness.sandbox.admin() as admin:
+        admin.edit_worklog("destination", worklog["copy_id"], description="fixed by hand")
+        admin.edit_worklog("source", worklog["tempo_id"], description="edited on the source")
+        assert harness.run(DAY).success
+        assert _events(harness, worklog["tempo_id"])[-1] == "conflict"
+        admin.edit_worklog("source", worklog["tempo_id"], description=worklog["description"])
+        admin.reset_stats()
+        dry = harness.run(DAY, run_config={"ops": {"destination_worklogs": {"config": {"dry_run": True}}}})
+        assert dry.success
+        assert _writes(admin) == {}
+        assert _events(harness, worklog["tempo_id"])[-1] == "conflict", "a dry run changes no ledger row"
+        assert harness.run(DAY).success
+        assert _writes(admin) == {}
+    assert _events(harness, worklog["tempo_id"])[-1] == "conflict_cleared"
+    assert harness.query(
+        "select status, park_reason from replica.worklogs where tempo_worklog_id = ?", [worklog["tempo_id"]]
+    ) == [("ready", None)]
+    copy = _copy(harness, worklog["copy_id"])
+    assert copy is not None
+    assert copy["description"] == "fixed by hand", "the copy keeps what the destination made of it"

@@ -10,11 +10,11 @@ import httpx
 
 from pipelines.jobs import sync_worklogs
 from pipelines.schedules import daily_sync
-from pipelines.sensors import MAX_GAP, OVERLAP, LateCursor, late_worklogs
+from pipelines.sensors import MAX_GAP, OVERLAP, LateCursor
 from sandbox.config import CREDENTIALS
 from tests.conftest import TEST_CLOCK
 from tests.support.locks import hold_write_lock
-from tests.support.sync import SyncHarness
+from tests.support.sync import SyncHarness, sensor_tick
 
 # The sandbox's frozen clock, at which no generated worklog was updated in the overlap before it: a
 # tick from there sees only what a test logs (at the real time, today's generated worklogs would).
@@ -38,19 +38,8 @@ def test_the_daily_tick_runs_the_work_date_that_just_ended(harness):
     assert [request.partition_key for request in result.run_requests or []] == ["2025-03-05"]
 
 
-def _tick(harness: SyncHarness, cursor: str | None) -> tuple[dg.SensorResult | dg.SkipReason, str | None]:
-    """One evaluation of the sensor with the code location's resources: its result and cursor."""
-    resources = harness.definitions().resources
-    with dg.build_sensor_context(
-        cursor=cursor,
-        instance=harness.instance,
-        resources={name: resources[name] for name in ("source_tempo", "source_jira", "policy", "warehouse")},
-    ) as context:
-        return late_worklogs(context), context.cursor
-
-
 def _evaluate(harness: SyncHarness, cursor: str | None) -> dg.SensorResult:
-    result, _ = _tick(harness, cursor)
+    result, _ = sensor_tick(harness, cursor)
     assert isinstance(result, dg.SensorResult)
     return result
 
@@ -170,7 +159,7 @@ def test_a_tick_waits_without_a_request_while_a_run_of_the_job_is_unfinished(har
         harness.definitions().resolve_job_def(sync_worklogs.name), status=dg.DagsterRunStatus.NOT_STARTED
     )
     reads = _source_reads(harness)
-    waiting, cursor = _tick(harness, LateCursor(since).dump())
+    waiting, cursor = sensor_tick(harness, LateCursor(since).dump())
     assert isinstance(waiting, dg.SkipReason)
     assert unfinished.run_id in (waiting.skip_message or "")
     assert cursor == LateCursor(since).dump()
@@ -203,7 +192,7 @@ def test_a_tick_skips_without_moving_its_cursor_while_a_run_writes_the_ledger(ha
     since = datetime(2025, 3, 19, tzinfo=UTC)
     holder = hold_write_lock(str(harness.duckdb_path), 30)
     try:
-        result, cursor = _tick(harness, LateCursor(since).dump())
+        result, cursor = sensor_tick(harness, LateCursor(since).dump())
     finally:
         holder.kill()
         holder.wait()

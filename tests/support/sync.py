@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from pipelines.definitions import build_definitions
+from pipelines.sensors import late_worklogs
 from sandbox.config import CREDENTIALS
 from sandbox.server import SandboxServer
 
@@ -111,3 +112,17 @@ def created_by(result: dg.ExecuteInProcessResult) -> int:
         int(m.metadata["created"].value)
         for m in result.asset_materializations_for_node("destination_worklogs")
     )
+
+
+def sensor_tick(
+    harness: SyncHarness, cursor: str | None
+) -> tuple[dg.SensorResult | dg.SkipReason, str | None]:
+    """One evaluation of the late-worklogs sensor with the code location's resources: its result,
+    and the cursor the context holds afterwards (a skipped tick leaves it as it was)."""
+    resources = harness.definitions().resources
+    with dg.build_sensor_context(
+        cursor=cursor,
+        instance=harness.instance,
+        resources={name: resources[name] for name in ("source_tempo", "source_jira", "policy", "warehouse")},
+    ) as context:
+        return late_worklogs(context), context.cursor
