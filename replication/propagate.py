@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import duckdb
+
 from replication.destinations import Destination, Row
 from replication.liveness import ClaimHolders
 from replication.payloads import json_list
@@ -155,7 +157,7 @@ class DeletionGuard:
 
 
 def deletion_guard(
-    connection: Any, scope: Scope, *, source_site: str, allowed: Callable[[int], int]
+    connection: duckdb.DuckDBPyConnection, scope: Scope, *, source_site: str, allowed: Callable[[int], int]
 ) -> DeletionGuard:
     """The guard for a run over ``scope``; ``allowed`` turns the synced count into the limit."""
     params = {"source_site": source_site, **scope.params}
@@ -558,8 +560,16 @@ class Propagation:
             )
         row["change_state"] = state
 
-    def _event(self, connection: Any, row: Mapping[str, Any], event: str, detail: str, *, before: Any,
-               after: Any) -> None:  # fmt: skip
+    def _event(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        row: Mapping[str, Any],
+        event: str,
+        detail: str,
+        *,
+        before: Any,
+        after: Any,
+    ) -> None:
         connection.execute(
             _EVENT,
             {**_key(row), "run": self.run_id, "event": event, "detail": detail,
