@@ -44,6 +44,7 @@ def test_retry_sends_refused_worklogs_again_once_the_destination_is_fixed(enviro
         assert len(admin.changed_worklogs("destination")) == created > synced
 
 
+@pytest.mark.full  # the fast form: retry of refused creations, above
 def test_retry_lets_a_refused_edit_go_again_once_the_destination_is_fixed(environment, capsys):
     harness = environment
     harness.set_policy("[propagate]\nupdates = true\n")

@@ -195,6 +195,7 @@ def test_each_kind_of_edit_reaches_its_copy_with_every_field_right(harness: Sync
         assert _writes(admin) == {}
 
 
+@pytest.mark.full  # the fast form: the move within one range run, in the test above
 def test_a_move_across_dates_is_carried_once_by_the_run_of_its_new_date(harness: SyncHarness) -> None:
     harness.set_policy(BOTH)
     assert harness.run(DAY).success
@@ -382,7 +383,9 @@ def test_lost_answers_to_put_and_delete_leave_no_lost_edit_and_no_wrong_deletion
     assert len(copies) == len(_synced(harness)), "no copy twice, none lost"
 
 
-@pytest.mark.parametrize("conflicts", ["park", "source_wins"])
+@pytest.mark.parametrize(
+    "conflicts", ["park", pytest.param("source_wins", marks=pytest.mark.full)]
+)  # the Tempo destination's source_wins is in the default suite
 def test_the_jira_fallback_carries_edits_and_deletions(make_harness: Any, conflicts: str) -> None:
     harness = make_harness(BOTH + f'conflicts = "{conflicts}"\n', destination_tempo=False)
     assert harness.run(DAY).success
@@ -526,6 +529,7 @@ def test_the_sensor_asks_for_the_dates_of_edited_moved_and_deleted_synced_worklo
         assert _sensor_days(harness, cursor)[0] == [], "each change is asked for once"
 
 
+@pytest.mark.full  # the fast form: the conflict test above, and the dry runs of test_propagation_cli.py
 def test_a_conflict_clears_when_the_source_goes_back_and_a_dry_run_plans_it_without_writing(
     harness: SyncHarness,
 ) -> None:

@@ -317,6 +317,7 @@ def test_trace_shows_every_version_sent_and_the_conflict_and_its_end_with_the_ru
     assert "conflict" in runs[conflict.run_id]
 
 
+@pytest.mark.full  # the default suite's trace and dry-run tests cover the same code in a fast form
 def test_status_and_trace_show_a_change_between_its_send_and_its_record(
     make_harness: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -345,6 +346,7 @@ def test_status_and_trace_show_a_change_between_its_send_and_its_record(
     assert json.loads(capsys.readouterr().out)["propagation"]["changes_in_flight"] == 0
 
 
+@pytest.mark.full  # the default suite's trace and dry-run tests cover the same code in a fast form
 def test_deletions_from_the_dry_run_held_back_by_the_guard_to_the_run_status_and_trace(
     make_harness: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -401,6 +403,7 @@ def test_deletions_from_the_dry_run_held_back_by_the_guard_to_the_run_status_and
     assert out.startswith(f"worklog {tempo_id} (source Tempo id): {copy_id} is its destination Tempo")
 
 
+@pytest.mark.full  # the default suite's trace and dry-run tests cover the same code in a fast form
 def test_trace_follows_a_move_to_another_issue_and_finds_the_old_copy_while_it_waits(
     make_harness: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
