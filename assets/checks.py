@@ -187,14 +187,15 @@ def sync_is_fresh(policy: SyncPolicy, warehouse: Warehouse) -> dg.AssetCheckResu
         return _result(checks.fresh(connection, datetime.now(UTC).date(), policy.freshness_days))
 
 
-ALL_CHECKS = [
+CORE_CHECKS = [
     replica_is_complete,
     replica_fields_are_valid,
     no_destination_worklog_claimed_twice,
-    deletions_within_limit,
     parked_share_is_low,
     destination_matches_ledger,
     no_worklog_in_doubt,
-    edits_reach_their_copies,
     sync_is_fresh,
 ]
+# Only a code location whose policy carries edits or deletions has these: with `[propagate]` off
+# there is nothing for them to watch, and a run has exactly the steps it had before.
+PROPAGATION_CHECKS = [deletions_within_limit, edits_reach_their_copies]

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import dagster as dg
 
-from assets.checks import ALL_CHECKS
+from assets.checks import CORE_CHECKS, PROPAGATION_CHECKS
 from assets.extract import destination_directory, source_directory, source_worklogs
 from assets.load import destination_worklogs
 from assets.transform import worklog_replica
@@ -41,7 +41,7 @@ def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
     policy = SyncPolicy.from_file(settings.config_path, source_site=settings.source.host)
     return dg.Definitions(
         assets=SYNC_ASSETS,
-        asset_checks=ALL_CHECKS,
+        asset_checks=[*CORE_CHECKS, *(PROPAGATION_CHECKS if policy.propagates else [])],
         jobs=[sync_worklogs],
         schedules=[daily_sync],
         sensors=[late_worklogs, crashed_runs],
