@@ -225,6 +225,7 @@ def test_a_move_across_dates_is_carried_once_by_the_run_of_its_new_date(harness:
     )
 
 
+@pytest.mark.full  # the fast form: the guard's test below, whose deletions go once it allows them
 def test_a_deleted_source_deletes_its_copy_and_a_worklog_merely_out_of_sight_deletes_nothing(
     harness: SyncHarness,
 ) -> None:

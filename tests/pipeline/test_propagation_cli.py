@@ -180,6 +180,7 @@ def test_a_dry_run_on_a_fresh_file_prints_the_first_syncs_plan_and_writes_nothin
     assert harness.scalar("select count(*) from sync.worklog_links") == 0
 
 
+@pytest.mark.full  # the fast form: the dry run of a first sync, above
 def test_a_dry_run_after_source_edits_shows_the_update_and_the_move_and_changes_nothing(
     make_harness: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
