@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
 
@@ -201,6 +201,8 @@ class ServiceGate:
             await response(scope, receive, buffered.send)
         else:
             await self._handle(route, {**scope, **child_scope}, receive, buffered, label)
+            if buffered.start is None:
+                return  # the client left while its body arrived: nothing to count or answer
         self.stats.count(self.site.name, self.service, label, buffered.status)
         if hold is not None:
             await self._held_after(buffered, send, hold)
@@ -247,6 +249,11 @@ class ServiceGate:
                 response = await route.endpoint(request)
             except ApiError as error:
                 response = error.response(self.site.config.profile)
+            except ClientDisconnect:
+                # The client died while its body was still arriving: nothing was applied, and
+                # nobody is left to answer (a test's kill -9 can land there).
+                self.stats.fault("client_gone")
+                return
             except Exception:
                 log.exception("sandbox bug while answering %s", label)
                 self.stats.internal_errors += 1

@@ -69,6 +69,9 @@ def test_kill_9_at_each_point_of_the_load_then_a_rerun_creates_each_worklog_exac
             if point == "inside":
                 run = start_run(environ, tmp_path, DAY, DAY)
                 wait_for_run(lambda: admin.in_flight("destination", "tempo", BULK) > 0, "a bulk call", run)
+                # In flight from its first byte; a moment more and its body has arrived, so the kill
+                # lands while Tempo is creating its worklogs (about 0.3 s each), not while it uploads.
+                time.sleep(1)
                 kill_run(run)
                 _wait_for_quiet(admin)
             else:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
-from sandbox.config import Faults, RateLimits
+from sandbox.config import CREDENTIALS, Faults, RateLimits
 
 PAGE = {"from": "2025-03-05", "to": "2025-03-05", "limit": 1}
 
@@ -238,3 +239,23 @@ def test_holds_catch_changes(sandbox, admin, destination):
         with pytest.raises(httpx.RemoteProtocolError):
             held.result(timeout=10)
     assert stored(admin)["deleted"] is True
+
+
+def test_a_client_that_dies_while_its_body_arrives_gets_nothing_applied_and_no_internal_error(sandbox, admin):
+    # A kill -9 can land while a bulk create's body is still on its way.
+    url = httpx.URL(sandbox.urls.destination.tempo)
+    token = CREDENTIALS["destination"].tempo_token
+    before = len(admin.changed_worklogs("destination"))
+    with socket.create_connection((url.host, url.port)) as connection:
+        connection.sendall(
+            f"POST {url.path}/4/worklogs/issue/20003/bulk HTTP/1.1\r\nHost: {url.host}\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+            'Content-Length: 5000\r\n\r\n[{"authorAccountId": '.encode()
+        )
+        time.sleep(0.3)  # the gate has the request, and waits for the rest of its body
+    deadline = time.monotonic() + 10
+    while admin.stats()["faults"].get("client_gone", 0) == 0:
+        assert time.monotonic() < deadline, "the sandbox never noticed the client had gone"
+        time.sleep(0.05)
+    assert sandbox.app.sandbox.stats.internal_errors == 0
+    assert len(admin.changed_worklogs("destination")) == before
