@@ -19,6 +19,7 @@ import pytest
 from pipelines.sensors import LateCursor
 from replication.liveness import ORPHAN_GRACE
 from sandbox.admin_client import SandboxAdmin
+from sandbox.config import Profile
 from tests.conftest import TEST_CLOCK
 from tests.support.cli import is_holding, kill_run, shared_instance_environment, start_run, wait_for_run
 from tests.support.sync import SyncHarness, sensor_tick
@@ -557,3 +558,45 @@ def test_a_conflict_clears_when_the_source_goes_back_and_a_dry_run_plans_it_with
     copy = _copy(harness, worklog["copy_id"])
     assert copy is not None
     assert copy["description"] == "fixed by hand", "the copy keeps what the destination made of it"
+
+
+@pytest.mark.parametrize("destination_tempo", [True, False], ids=["tempo", "jira"])
+def test_edits_clearing_values_and_deletions_hold_under_every_other_reading_of_the_documents(
+    make_harness: Any, destination_tempo: bool
+) -> None:
+    # Every switch at its last value: among them a PUT that keeps what its body leaves out, writes
+    # that trim descriptions and leave out start times and billables, Jira's started at +0000,
+    # and a deletion's `auto` estimate read the other way.
+    every_other = {name: values[-1] for name, values in Profile.choices().items()}
+    harness = make_harness(BOTH, profile=Profile(**every_other), destination_tempo=destination_tempo)
+    assert harness.run(DAY).success
+    cleared, deleted = _synced(harness)[:2]
+    with harness.sandbox.admin() as admin:
+        # Clearing is the edit a PUT that keeps omitted fields would lose, if tempo-sync omitted them.
+        admin.edit_worklog(
+            "source", cleared["tempo_id"], description=None, start_time=None, billable=None, time_spent=2700
+        )
+        admin.delete_worklog("source", deleted["tempo_id"])
+        _advance(admin)
+        assert harness.run(DAY).success
+        admin.reset_stats()
+        assert harness.run(DAY).success
+        assert _writes(admin, service="tempo" if destination_tempo else "jira") == {}, (
+            "settled: nothing again"
+        )
+    synced = {w["tempo_id"]: w for w in _synced(harness)}
+    assert deleted["tempo_id"] not in synced
+    if destination_tempo:
+        copy = _copy(harness, cleared["copy_id"])
+        assert copy is not None
+        assert copy["timeSpentSeconds"] == 2700
+        assert not (copy.get("description") or "").strip(), "the description is cleared, not kept"
+        assert copy.get("startTime") in (None, "00:00:00", "0:00:00")
+        assert copy.get("billableSeconds") in (None, 2700)
+        assert _copy(harness, deleted["copy_id"]) is None
+    else:
+        jira = harness.jira("destination")
+        copy = jira.get(f"/rest/api/3/issue/{cleared['issue_id']}/worklog/{cleared['jira_copy_id']}").json()
+        assert copy["timeSpentSeconds"] == 2700
+        gone = jira.get(f"/rest/api/3/issue/{deleted['issue_id']}/worklog/{deleted['jira_copy_id']}")
+        assert gone.status_code == 404
