@@ -100,6 +100,10 @@ async def search_worklogs(request: Request) -> Response:
     site, caller = site_of(request), caller_of(request)
     offset, limit = _paging(request)
     body = _object(await read_json(request, TempoError))
+    # The search body's schema types every field and makes none nullable: null is no "absent".
+    nulls = sorted(name for name, value in body.items() if value is None)
+    if nulls:
+        raise TempoError(400, f"'{nulls[0]}' must not be null")
     query = WorklogQuery(
         first=_date(body.get("from"), "from"),
         last=_date(body.get("to"), "to"),

@@ -149,6 +149,10 @@ def test_search(source, admin):
     bad = source.tempo.post("/4/worklogs/search", json={"issueIds": ["10001"]})
     assert bad.status_code == 400
     assert "'issueIds' must be a list of numbers" in bad.text
+    # None of the body's fields is nullable: a null is refused, not read as "absent".
+    null = source.tempo.post("/4/worklogs/search", json={"from": None})
+    assert null.status_code == 400
+    assert "'from' must not be null" in null.text
 
 
 def test_get_one_and_missing(source):
