@@ -28,8 +28,13 @@ _SHARE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)%$")
 _PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]*-[1-9][0-9]*$")
 _CUSTOM_FIELD = re.compile(r"^customfield_[0-9]+$")
+# The alerts' defaults: a share of a run's extracted worklogs, and minutes between two messages of
+# one kind for one pair.
+DEFAULT_PARKED_SHARE_ABOVE = 0.3
+DEFAULT_ALERT_INTERVAL_MINUTES = 60.0
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _KNOWN = {
-    "": {"issues", "authors", "directory", "load", "http", "checks", "schedule", "propagate"},
+    "": {"issues", "authors", "directory", "load", "http", "checks", "schedule", "propagate", "alerts"},
     "issues": {"strategy", "field", "projects", "table"},
     "authors": {"overrides", "fallback_account_id"},
     "directory": {"user_ttl_hours", "issue_ttl_hours"},
@@ -38,6 +43,13 @@ _KNOWN = {
     "checks": {"parked_share_warn", "freshness_days"},
     "schedule": {"hour", "minute", "timezone"},
     "propagate": {"updates", "deletes", "conflicts", "max_deletes_per_run"},
+    "alerts": {"webhook_url_env", "parked_share_above", "min_interval_minutes"},
+}
+# Keys that are refused with their own fix rather than "unknown key": never echoing their value.
+_MISPLACED = {
+    ("alerts", "webhook_url"): "[alerts] webhook_url must not be in the file: a webhook URL is a credential."
+    " Put it in an environment variable and name that variable instead, e.g."
+    ' webhook_url_env = "TEMPO_SYNC_ALERT_WEBHOOK"',
 }
 
 
@@ -65,6 +77,16 @@ class Schedule:
             return cls()
         section = document.get("schedule", {})
         return cls(section.get("hour", 1), section.get("minute", 30), section.get("timezone", "UTC"))
+
+
+@dataclass(frozen=True)
+class Alerts:
+    """Where and when run alerts go (the `[alerts]` section); no section means no alerts."""
+
+    # The NAME of the environment variable that holds the webhook URL, read when a message is sent.
+    webhook_url_env: str
+    parked_share_above: float = DEFAULT_PARKED_SHARE_ABOVE
+    min_interval_minutes: float = DEFAULT_ALERT_INTERVAL_MINUTES
 
 
 class SyncPolicy(dg.ConfigurableResource):
@@ -137,6 +159,27 @@ class SyncPolicy(dg.ConfigurableResource):
         f' worklogs of the run\'s dates ("10%", never below {MIN_DELETES_ALLOWED}); above it the run deletes'
         " nothing",
     )
+    alerts_webhook_url_env: str | None = Field(
+        default=None,
+        description="opt-in: the name of the environment variable holding the alert webhook URL (never the"
+        " URL itself); unset, no alert sensors exist",
+    )
+    alerts_parked_share_above: float = Field(
+        default=DEFAULT_PARKED_SHARE_ABOVE,
+        description="a successful run whose parked share of its dates' worklogs is above this alerts",
+    )
+    alerts_min_interval_minutes: float = Field(
+        default=DEFAULT_ALERT_INTERVAL_MINUTES,
+        description="at most one alert per pair and kind of event in this many minutes; the rest are counted",
+    )
+
+    @property
+    def alerts(self) -> Alerts | None:
+        """The `[alerts]` section, or None when the file has none."""
+        if self.alerts_webhook_url_env is None:
+            return None
+        return Alerts(self.alerts_webhook_url_env, self.alerts_parked_share_above,
+                      self.alerts_min_interval_minutes)  # fmt: skip
 
     @property
     def propagates(self) -> bool:
@@ -180,9 +223,9 @@ class SyncPolicy(dg.ConfigurableResource):
             raise PolicyError(
                 f"the policy file {path} is invalid:\n" + "\n".join(f"  - {p}" for p in problems)
             )
-        issues, authors, directory, load, http, checks, propagate = (
+        issues, authors, directory, load, http, checks, propagate, alerts = (
             document.get(name, {})
-            for name in ("issues", "authors", "directory", "load", "http", "checks", "propagate")
+            for name in ("issues", "authors", "directory", "load", "http", "checks", "propagate", "alerts")
         )
         return cls(
             source_site=source_site,
@@ -205,6 +248,11 @@ class SyncPolicy(dg.ConfigurableResource):
             propagate_deletes=propagate.get("deletes", False),
             conflicts=propagate.get("conflicts", "park"),
             max_deletes_per_run=str(propagate.get("max_deletes_per_run", DEFAULT_MAX_DELETES)),
+            alerts_webhook_url_env=alerts.get("webhook_url_env"),
+            alerts_parked_share_above=float(alerts.get("parked_share_above", DEFAULT_PARKED_SHARE_ABOVE)),
+            alerts_min_interval_minutes=float(
+                alerts.get("min_interval_minutes", DEFAULT_ALERT_INTERVAL_MINUTES)
+            ),
         )
 
 
@@ -222,7 +270,8 @@ def _shape_problems(document: dict[str, Any]) -> list[str]:
             problems.append(f"[{section}] must be a table")
             continue
         problems += [
-            f"unknown key {key!r} in [{section}] (known: {', '.join(sorted(_KNOWN[section]))})"
+            _MISPLACED.get((section, key))
+            or f"unknown key {key!r} in [{section}] (known: {', '.join(sorted(_KNOWN[section]))})"
             for key in document[section]
             if key not in _KNOWN[section]
         ]
@@ -281,6 +330,35 @@ def _problems(document: dict[str, Any]) -> list[str]:
     if isinstance(retries, bool) or not (isinstance(retries, int) and 0 <= retries <= 20):
         problems.append("[http] max_retries must be a whole number between 0 and 20")
     problems += _propagate_problems(document.get("propagate", {}))
+    problems += _alerts_problems(document.get("alerts"))
+    return problems
+
+
+def _alerts_problems(section: dict[str, Any] | None) -> list[str]:
+    # The value of webhook_url_env is never echoed: someone may have pasted the URL itself there.
+    if section is None:
+        return []  # no [alerts]: no alert sensors
+    problems = []
+    name = section.get("webhook_url_env")
+    if name is None:
+        problems.append(
+            "[alerts] needs webhook_url_env, the name of the environment variable that holds the webhook"
+            ' URL, e.g. webhook_url_env = "TEMPO_SYNC_ALERT_WEBHOOK" (or remove [alerts] for no alerts)'
+        )
+    elif not (isinstance(name, str) and _ENV_NAME.match(name)):
+        problems.append(
+            "[alerts] webhook_url_env must be the name of an environment variable (letters, digits and _,"
+            ' e.g. "TEMPO_SYNC_ALERT_WEBHOOK"); the URL itself belongs in that variable, not in the file'
+        )
+    share = section.get("parked_share_above", DEFAULT_PARKED_SHARE_ABOVE)
+    if isinstance(share, bool) or not (isinstance(share, int | float) and 0 <= share <= 1):
+        problems.append("[alerts] parked_share_above must be a share between 0 and 1, e.g. 0.3")
+    minutes = section.get("min_interval_minutes", DEFAULT_ALERT_INTERVAL_MINUTES)
+    if isinstance(minutes, bool) or not (isinstance(minutes, int | float) and 0 <= minutes <= 10080):
+        problems.append(
+            "[alerts] min_interval_minutes must be a number of minutes between 0 (no limit) and 10080"
+            " (a week), e.g. 60"
+        )
     return problems
 
 
