@@ -14,6 +14,14 @@ DEFAULT_TEMPO_URL = "https://api.tempo.io"
 DEFAULT_DUCKDB = Path("data/tempo_sync.duckdb")
 DEFAULT_START_DATE = date(2025, 1, 1)
 SITE_PREFIXES = {"source": "SOURCE", "destination": "DEST"}
+# The pair that today's single-pair variables describe; its Dagster names carry no prefix.
+DEFAULT_PAIR = "default"
+# Each token's role, and the environment variable that holds it without a pairs file.
+DEFAULT_TOKEN_ENVS = {
+    f"{site}_{service}": f"{prefix}_{service.upper()}_TOKEN"
+    for site, prefix in SITE_PREFIXES.items()
+    for service in ("jira", "tempo")
+}
 
 
 class Mode(StrEnum):
@@ -54,12 +62,20 @@ class SiteSettings:
 
 @dataclass(frozen=True)
 class Settings:
+    """One site pair: where it reads, where it writes, its DuckDB file and its policy file.
+
+    ``token_envs`` names, per role (``source_jira``, ``source_tempo``, ``destination_jira``,
+    ``destination_tempo``), the environment variable Dagster reads the token from at run time.
+    """
+
     mode: Mode
     source: SiteSettings
     destination: SiteSettings
     duckdb_path: Path
     start_date: date
     config_path: Path | None
+    name: str = DEFAULT_PAIR
+    token_envs: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_TOKEN_ENVS))
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
@@ -121,7 +137,7 @@ def _site(environ: Mapping[str, str], site: str, problems: list[str]) -> SiteSet
     def value(name: str, default: str = "") -> str:
         return environ.get(f"{prefix}_{name}", "").strip() or default
 
-    jira_url = _url(
+    jira_url = check_url(
         f"{prefix}_JIRA_URL", value("JIRA_URL"), problems, example="https://your-site.atlassian.net"
     )
     email = value("JIRA_EMAIL")
@@ -135,7 +151,7 @@ def _site(environ: Mapping[str, str], site: str, problems: list[str]) -> SiteSet
         problems.append(
             f"{prefix}_JIRA_TOKEN is missing; create one at id.atlassian.com > Security > API tokens"
         )
-    tempo_url = _url(f"{prefix}_TEMPO_URL", value("TEMPO_URL", DEFAULT_TEMPO_URL), problems,
+    tempo_url = check_url(f"{prefix}_TEMPO_URL", value("TEMPO_URL", DEFAULT_TEMPO_URL), problems,
                      example=DEFAULT_TEMPO_URL)  # fmt: skip
     tempo_token = value("TEMPO_TOKEN")
     if site == "source" and not tempo_token:
@@ -146,7 +162,8 @@ def _site(environ: Mapping[str, str], site: str, problems: list[str]) -> SiteSet
     return SiteSettings(jira_url, email, jira_token, tempo_url, tempo_token)
 
 
-def _url(name: str, raw: str, problems: list[str], *, example: str) -> str:
+def check_url(name: str, raw: str, problems: list[str], *, example: str) -> str:
+    """The base URL without a trailing slash; what is wrong with it goes to ``problems``."""
     if not raw:
         problems.append(f"{name} is missing; give the base URL, e.g. {example}")
         return ""
