@@ -2,8 +2,9 @@
 
 import dagster as dg
 
+from assets.pair import Pair, SyncResources
 from assets.progress import progress_message
-from assets.steps import SYNC_STEP, metered, recorded_step, scope_of, table_metadata
+from assets.steps import metered, recorded_step, scope_of, table_metadata
 from replication import deletions, directory, extract, preflight
 from replication.scope import Scope
 from resources.http import RawPage
@@ -20,27 +21,70 @@ PAGE_SIZE = 5000  # Tempo v4's largest page
 STAGE_BATCH_BYTES = 96 * 2**20
 
 
-@dg.asset(
-    **SYNC_STEP,
-    group_name="extract",
-    kinds={"tempo", "duckdb"},
-)
-def source_worklogs(
-    context: dg.AssetExecutionContext,
-    source_tempo: TempoClient,
-    source_jira: JiraClient,
-    destination_tempo: TempoClient,
-    destination_jira: JiraClient,
-    policy: SyncPolicy,
-    warehouse: Warehouse,
-) -> dg.MaterializeResult:
-    """Every Tempo worklog on the source site for the work dates, as Tempo last returned it.
+def extract_assets(pair: Pair) -> list[dg.AssetsDefinition]:
+    """The pair's source worklogs and the directories of both its sites."""
 
-    One row per worklog in `raw.source_worklogs` (typed columns plus the raw JSON), with its
-    source Jira worklog id. Records that break Tempo's documented shape are set aside in
-    `raw.quarantine` with the reason; the rest of the day goes on. Before the first read, both
-    sites' tokens are checked for every permission the sync needs (a preflight that writes nothing).
-    """
+    @dg.asset(key=pair.key("source_worklogs"), group_name=pair.group("extract"), kinds={"tempo", "duckdb"},
+              **pair.sync_step)  # fmt: skip
+    def source_worklogs(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        """Every Tempo worklog on the source site for the work dates, as Tempo last returned it.
+
+        One row per worklog in `raw.source_worklogs` (typed columns plus the raw JSON), with its
+        source Jira worklog id. Records that break Tempo's documented shape are set aside in
+        `raw.quarantine` with the reason; the rest of the day goes on. Before the first read, both
+        sites' tokens are checked for every permission the sync needs (a preflight that writes
+        nothing).
+        """
+        return _extract(context, pair.resources(context))
+
+    @dg.asset(key=pair.key("source_directory"), group_name=pair.group("extract"), deps=[source_worklogs],
+              kinds={"jira", "duckdb"}, **pair.sync_step)  # fmt: skip
+    def source_directory(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        """Who the source worklogs' authors are and which issues they are on, as the source Jira says.
+
+        Users (accountId, email, type, active, time zone) and issues (id, key, project, remaining
+        estimate) in `directory.users` and `directory.issues`, fetched in batches and reused until
+        they expire; lookups behind parked worklogs are repeated on every run.
+        """
+        resources = pair.resources(context)
+        source_jira, policy, warehouse = resources.source_jira, resources.policy, resources.warehouse
+        scope = scope_of(context)
+        with recorded_step(context, warehouse, "source_directory") as counts, metered(source_jira) as calls:
+            result = directory.refresh_source(warehouse, source_jira, policy, scope, context.run.run_id)
+            counts.update(needed=result.needed, fetched=result.fetched, api_calls=calls)
+        return dg.MaterializeResult(metadata=_directory_metadata(result, calls))
+
+    @dg.asset(key=pair.key("destination_directory"), group_name=pair.group("extract"),
+              deps=[source_directory], kinds={"jira", "tempo", "duckdb"}, **pair.sync_step)  # fmt: skip
+    def destination_directory(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        """Who the authors are on the destination site and which destination issues their issues map
+        to.
+
+        The same accounts looked up by accountId, exact-email searches where that does not settle
+        it, the destination issues chosen by the mapping policy, and the destination's Tempo work
+        attributes; cached like the source directory.
+        """
+        resources = pair.resources(context)
+        destination_jira, destination_tempo = resources.destination_jira, resources.destination_tempo
+        policy, warehouse = resources.policy, resources.warehouse
+        scope = scope_of(context)
+        tempo = destination_tempo if destination_tempo.token else None
+        clients = (destination_jira, destination_tempo) if tempo else (destination_jira,)
+        with recorded_step(context, warehouse, "destination_directory") as counts, metered(*clients) as calls:
+            result = directory.refresh_destination(
+                warehouse, destination_jira, tempo, policy, scope, context.run.run_id
+            )
+            counts.update(needed=result.needed, fetched=result.fetched, api_calls=calls)
+        return dg.MaterializeResult(metadata=_directory_metadata(result, calls))
+
+    return [source_worklogs, source_directory, destination_directory]
+
+
+def _extract(context: dg.AssetExecutionContext, resources: SyncResources) -> dg.MaterializeResult:
+    """Preflight, then the source's worklogs of the work dates staged and published."""
+    source_tempo, source_jira = resources.source_tempo, resources.source_jira
+    destination_tempo, destination_jira = resources.destination_tempo, resources.destination_jira
+    policy, warehouse = resources.policy, resources.warehouse
     scope = scope_of(context)
     clients = (source_jira, source_tempo, destination_jira, destination_tempo)
     with recorded_step(context, warehouse, "preflight") as counts, metered(*clients) as calls:
@@ -108,58 +152,6 @@ def _stage(
         context.log.info(f"page {number + 1}: {count} worklogs")
     context.log.info(progress_message("extract", read_before + sum(counts), None))
     return sum(counts)
-
-
-@dg.asset(
-    **SYNC_STEP,
-    group_name="extract",
-    deps=[source_worklogs],
-    kinds={"jira", "duckdb"},
-)
-def source_directory(
-    context: dg.AssetExecutionContext, source_jira: JiraClient, policy: SyncPolicy, warehouse: Warehouse
-) -> dg.MaterializeResult:
-    """Who the source worklogs' authors are and which issues they are on, as the source Jira says.
-
-    Users (accountId, email, type, active, time zone) and issues (id, key, project, remaining
-    estimate) in `directory.users` and `directory.issues`, fetched in batches and reused until
-    they expire; lookups behind parked worklogs are repeated on every run.
-    """
-    scope = scope_of(context)
-    with recorded_step(context, warehouse, "source_directory") as counts, metered(source_jira) as calls:
-        result = directory.refresh_source(warehouse, source_jira, policy, scope, context.run.run_id)
-        counts.update(needed=result.needed, fetched=result.fetched, api_calls=calls)
-    return dg.MaterializeResult(metadata=_directory_metadata(result, calls))
-
-
-@dg.asset(
-    **SYNC_STEP,
-    group_name="extract",
-    deps=[source_directory],
-    kinds={"jira", "tempo", "duckdb"},
-)
-def destination_directory(
-    context: dg.AssetExecutionContext,
-    destination_jira: JiraClient,
-    destination_tempo: TempoClient,
-    policy: SyncPolicy,
-    warehouse: Warehouse,
-) -> dg.MaterializeResult:
-    """Who the authors are on the destination site and which destination issues their issues map to.
-
-    The same accounts looked up by accountId, exact-email searches where that does not settle
-    it, the destination issues chosen by the mapping policy, and the destination's Tempo work
-    attributes; cached like the source directory.
-    """
-    scope = scope_of(context)
-    tempo = destination_tempo if destination_tempo.token else None
-    clients = (destination_jira, destination_tempo) if tempo else (destination_jira,)
-    with recorded_step(context, warehouse, "destination_directory") as counts, metered(*clients) as calls:
-        result = directory.refresh_destination(
-            warehouse, destination_jira, tempo, policy, scope, context.run.run_id
-        )
-        counts.update(needed=result.needed, fetched=result.fetched, api_calls=calls)
-    return dg.MaterializeResult(metadata=_directory_metadata(result, calls))
 
 
 def _directory_metadata(

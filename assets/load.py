@@ -5,16 +5,14 @@ from collections import Counter
 import dagster as dg
 from pydantic import Field
 
+from assets.pair import Pair, SyncResources
 from assets.progress import progress_message
-from assets.steps import SYNC_STEP, UNFINISHED_RUNS, metered, recorded_step, scope_of, table_metadata
-from assets.transform import worklog_replica
+from assets.steps import UNFINISHED_RUNS, metered, recorded_step, scope_of, table_metadata
 from replication.destinations import destination_of
 from replication.load import OUTCOMES, LoadCounts, link_jira_ids, load
 from replication.propagate import CHANGE_OUTCOMES, PLANNED_OUTCOMES, Settings
 from resources.jira import JiraClient
-from resources.policy import SyncPolicy
 from resources.tempo import TempoClient
-from resources.warehouse import Warehouse
 
 # A failed load names at most this many of the rows it left in doubt.
 NAMED_IN_DOUBT = 20
@@ -30,31 +28,34 @@ class LoadConfig(dg.Config):
     )
 
 
-@dg.asset(
-    **SYNC_STEP,
-    group_name="load",
-    deps=[worklog_replica],
-    kinds={"tempo", "jira", "duckdb"},
-)
-def destination_worklogs(
-    context: dg.AssetExecutionContext,
-    config: LoadConfig,
-    destination_tempo: TempoClient,
-    destination_jira: JiraClient,
-    policy: SyncPolicy,
-    warehouse: Warehouse,
-) -> dg.MaterializeResult:
-    """The source worklogs as they now exist on the destination site, one for one.
+def load_assets(pair: Pair) -> list[dg.AssetsDefinition]:
+    """The pair's worklogs on its destination site."""
 
-    Tempo worklogs (created in bulk per destination issue) when the destination has Tempo;
-    otherwise Jira worklogs that name the real worker in their comment and link the source
-    worklog in a property. `sync.worklog_links` is the ledger: a worklog is claimed, sent and
-    recorded, and anything whose outcome is unknown is reconciled before it is ever sent again;
-    a worklog the destination may already hold in another form is `unconfirmed` until a person
-    settles it (`tempo-sync settle`). With `[propagate]` on, the source's edits and confirmed
-    deletions of synced worklogs reach their copies, through the same ledger, and a copy someone
-    changed on the destination is never overwritten unless `conflicts = "source_wins"`.
-    """
+    @dg.asset(key=pair.key("destination_worklogs"), group_name=pair.group("load"),
+              deps=[pair.key("worklog_replica")], kinds={"tempo", "jira", "duckdb"},
+              **pair.sync_step)  # fmt: skip
+    def destination_worklogs(context: dg.AssetExecutionContext, config: LoadConfig) -> dg.MaterializeResult:
+        """The source worklogs as they now exist on the destination site, one for one.
+
+        Tempo worklogs (created in bulk per destination issue) when the destination has Tempo;
+        otherwise Jira worklogs that name the real worker in their comment and link the source
+        worklog in a property. `sync.worklog_links` is the ledger: a worklog is claimed, sent and
+        recorded, and anything whose outcome is unknown is reconciled before it is ever sent again;
+        a worklog the destination may already hold in another form is `unconfirmed` until a person
+        settles it (`tempo-sync settle`). With `[propagate]` on, the source's edits and confirmed
+        deletions of synced worklogs reach their copies, through the same ledger, and a copy someone
+        changed on the destination is never overwritten unless `conflicts = "source_wins"`.
+        """
+        return _load(context, config, pair.resources(context))
+
+    return [destination_worklogs]
+
+
+def _load(
+    context: dg.AssetExecutionContext, config: LoadConfig, resources: SyncResources
+) -> dg.MaterializeResult:
+    destination_tempo, destination_jira = resources.destination_tempo, resources.destination_jira
+    policy, warehouse = resources.policy, resources.warehouse
     scope = scope_of(context)
     destination = destination_of(destination_tempo, destination_jira, policy)
     client: TempoClient | JiraClient = (

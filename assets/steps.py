@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,17 +10,13 @@ from typing import Any
 
 import dagster as dg
 
-from assets.partitions import work_days
+from assets.pair import CODE_VERSION
 from replication import lineage
 from replication.scope import Scope
 from resources.jira import JiraClient
 from resources.tempo import TempoClient
 from resources.warehouse import Warehouse
 
-# Bumped when a change alters what an asset writes, so the UI shows what is stale.
-CODE_VERSION = "1"
-# Every step that writes DuckDB is in this pool, so an instance can run them one at a time.
-DUCKDB_POOL = "tempo_sync_duckdb"
 # A run in one of these may still send requests or write the DuckDB file.
 UNFINISHED_RUNS = (
     dg.DagsterRunStatus.QUEUED,
@@ -30,21 +25,6 @@ UNFINISHED_RUNS = (
     dg.DagsterRunStatus.STARTED,
     dg.DagsterRunStatus.CANCELING,
 )
-
-
-# The single-run backfill policy is a deliberate choice (one read, one DuckDB writer per range) that
-# Dagster marks as beta; every load of the code location would otherwise warn about it. Only this
-# one warning is silenced (assets/checks.py silences its own preview warning).
-warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
-
-# What every step of the sync shares: daily partitions, one run per backfill range (one `from..to`
-# read, one DuckDB writer), a code version, and the DuckDB pool.
-SYNC_STEP: dict[str, Any] = {
-    "partitions_def": work_days,
-    "backfill_policy": dg.BackfillPolicy.single_run(),
-    "code_version": CODE_VERSION,
-    "pool": DUCKDB_POOL,
-}
 
 
 def scope_of(context: dg.AssetExecutionContext) -> Scope:

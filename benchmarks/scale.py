@@ -118,10 +118,13 @@ def measure(size: int, replay: str, sandbox_base: str) -> dict[str, Any]:
     """One Dagster run of the extract and transform assets over the range, in this process."""
     import dagster as dg  # noqa: PLC0415 - the measured process only
 
-    from assets.extract import destination_directory, source_directory, source_worklogs  # noqa: PLC0415
-    from assets.transform import worklog_replica  # noqa: PLC0415
+    from assets.extract import extract_assets  # noqa: PLC0415
+    from assets.pair import Pair  # noqa: PLC0415
+    from assets.partitions import work_days  # noqa: PLC0415
+    from assets.transform import transform_assets  # noqa: PLC0415
     from resources.jira import JiraClient  # noqa: PLC0415
-    from resources.policy import SyncPolicy  # noqa: PLC0415
+    from resources.policy import Schedule, SyncPolicy  # noqa: PLC0415
+    from resources.settings import DEFAULT_PAIR, DEFAULT_START_DATE  # noqa: PLC0415
     from resources.tempo import TempoClient  # noqa: PLC0415
     from resources.warehouse import Warehouse  # noqa: PLC0415
 
@@ -148,10 +151,10 @@ def measure(size: int, replay: str, sandbox_base: str) -> dict[str, Any]:
             "dagster/asset_partition_range_end": last.isoformat()}  # fmt: skip
     instance = dg.DagsterInstance.ephemeral()
     started = time.perf_counter()
+    pair = Pair(DEFAULT_PAIR, work_days(DEFAULT_START_DATE, Schedule()), Schedule())
     result = dg.materialize(
-        [source_worklogs, source_directory, destination_directory, worklog_replica],
-        resources=resources, instance=instance, tags=tags,
-    )  # fmt: skip
+        [*extract_assets(pair), *transform_assets(pair)], resources=resources, instance=instance, tags=tags
+    )
     seconds = time.perf_counter() - started
     steps: dict[str, float] = {}
     for entry in instance.all_logs(result.run_id):

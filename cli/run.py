@@ -26,7 +26,7 @@ from cli.report import REPORTED_TABLES, DayReport, as_json, day_reports, render,
 from pipelines import sandbox_mode
 from replication.scope import Scope
 from resources.duckdb_file import WarehouseBusyError, existing_tables
-from resources.policy import PolicyError, SyncPolicy
+from resources.policy import PolicyError, Schedule, SyncPolicy
 from resources.settings import Mode, SettingsError, load_settings
 from resources.warehouse import Warehouse
 
@@ -84,8 +84,9 @@ def run_command(args: argparse.Namespace) -> int:
     today = datetime.now(UTC).date()
     date_to = args.date_to or today - timedelta(days=1)
     date_from = args.date_from or date_to - timedelta(days=DEFAULT_DAYS - 1)
-    first = date.fromisoformat(work_days.get_first_partition_key() or "")
-    last = date.fromisoformat(work_days.get_last_partition_key() or "")
+    days = work_days(settings.start_date, Schedule.from_file(settings.config_path))
+    first = date.fromisoformat(days.get_first_partition_key() or "")
+    last = date.fromisoformat(days.get_last_partition_key() or "")
     if not first <= date_from <= date_to <= last:
         print(
             f"tempo-sync: the range {date_from}..{date_to} is not within the work dates {first}..{last} (the"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from assets.pair import Pair
 from replication import lineage
 from resources.duckdb_file import WarehouseBusyError
 from resources.warehouse import Warehouse
@@ -41,9 +42,23 @@ def close_crashed_runs(
     return crashed
 
 
-@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
-def crashed_runs(context: dg.SensorEvaluationContext, warehouse: Warehouse) -> dg.SkipReason:
-    """Closes runs whose process died without finishing them, so later runs stop waiting on them."""
+def crashed_runs(pair: Pair) -> dg.SensorDefinition:
+    """The pair's sensor that closes its crashed runs."""
+
+    @dg.sensor(
+        name=pair.named("crashed_runs"),
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        required_resource_keys={pair.named("warehouse")},
+    )
+    def _crashed_runs(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+        """Closes runs whose process died without finishing them, so later runs stop waiting on them."""
+        return _close(context, getattr(context.resources, pair.named("warehouse")))
+
+    return _crashed_runs
+
+
+def _close(context: dg.SensorEvaluationContext, warehouse: Warehouse) -> dg.SkipReason:
     try:
         closed = close_crashed_runs(context.instance, warehouse, wait_seconds=SENSOR_WAIT_SECONDS)
     except WarehouseBusyError:

@@ -1,4 +1,6 @@
-"""The code location's one ``Definitions``, loaded through ``workspace.yaml``."""
+"""The code location's one ``Definitions``, loaded through ``workspace.yaml``: one set of assets,
+checks, job, schedule and sensors per site pair (``TEMPO_SYNC_PAIRS``), or for the one pair of the
+environment variables."""
 
 from __future__ import annotations
 
@@ -7,49 +9,57 @@ from collections.abc import Mapping
 
 import dagster as dg
 
-from assets.checks import CORE_CHECKS, PROPAGATION_CHECKS
-from assets.extract import destination_directory, source_directory, source_worklogs
-from assets.load import destination_worklogs
-from assets.transform import worklog_replica
+from assets.checks import sync_checks
+from assets.extract import extract_assets
+from assets.load import load_assets
+from assets.pair import Pair
+from assets.partitions import work_days
+from assets.transform import transform_assets
 from pipelines import sandbox_mode
+from pipelines.alerts import alert_sensors
 from pipelines.crashed_runs import crashed_runs
-from pipelines.jobs import sync_worklogs
+from pipelines.jobs import sync_job
 from pipelines.progress import progress_bar
 from pipelines.schedules import daily_sync
 from pipelines.sensors import late_worklogs
 from pipelines.wiring import build_resources
-from resources.policy import SyncPolicy
-from resources.settings import Mode, load_settings
-
-SYNC_ASSETS = [
-    source_worklogs,
-    source_directory,
-    destination_directory,
-    worklog_replica,
-    destination_worklogs,
-]
+from resources.pairs import load_pairs
+from resources.policy import Schedule, SyncPolicy
+from resources.settings import Mode, Settings
 
 
 def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
-    """Everything Dagster shows, wired to the sites the settings name (or to the sandbox)."""
-    settings = load_settings(environ)
-    SyncPolicy.from_file(
-        settings.config_path, source_site=""
-    )  # a bad file stops us before the sandbox starts
+    """Everything Dagster shows, for every pair the settings name (or for the sandbox)."""
+    pairs = load_pairs(environ)
+    for settings in pairs:
+        SyncPolicy.from_file(settings.config_path, source_site="")  # a bad file stops us before the sandbox
+    return dg.Definitions.merge(
+        *(pair_definitions(settings) for settings in pairs),
+        dg.Definitions(
+            # The steps form a chain and all write one DuckDB file, so separate step processes would
+            # buy no parallelism and cost a Python start-up per step; a run is one process.
+            executor=dg.in_process_executor,
+            loggers={"console": dg.colored_console_logger, "progress": progress_bar},
+        ),
+    )
+
+
+def pair_definitions(settings: Settings) -> dg.Definitions:
+    """One pair's assets, checks, job, schedule, sensors and resources, all under its name."""
     if settings.mode is Mode.SANDBOX:
         settings = sandbox_mode.on_sandbox(settings)
     policy = SyncPolicy.from_file(settings.config_path, source_site=settings.source.host)
+    schedule = Schedule.from_file(settings.config_path)
+    pair = Pair(settings.name, work_days(settings.start_date, schedule), schedule)
+    assets = [*extract_assets(pair), *transform_assets(pair), *load_assets(pair)]
+    job = sync_job(pair, assets)
     return dg.Definitions(
-        assets=SYNC_ASSETS,
-        asset_checks=[*CORE_CHECKS, *(PROPAGATION_CHECKS if policy.propagates else [])],
-        jobs=[sync_worklogs],
-        schedules=[daily_sync],
-        sensors=[late_worklogs, crashed_runs],
-        resources=build_resources(settings, policy),
-        # The steps form a chain and all write one DuckDB file, so separate step processes would buy
-        # no parallelism and cost a Python start-up per step; a run is one process.
-        executor=dg.in_process_executor,
-        loggers={"console": dg.colored_console_logger, "progress": progress_bar},
+        assets=assets,
+        asset_checks=sync_checks(pair, propagation=policy.propagates),
+        jobs=[job],
+        schedules=[daily_sync(pair, job)],
+        sensors=[late_worklogs(pair, job), crashed_runs(pair), *alert_sensors(pair.name, job, policy)],
+        resources=build_resources(pair, settings, policy),
     )
 
 

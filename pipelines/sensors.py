@@ -16,13 +16,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.partitions import work_days
+from assets.pair import Pair
 from assets.steps import UNFINISHED_RUNS
-from pipelines.jobs import sync_worklogs
 from resources.duckdb_file import WarehouseBusyError, existing_tables
-from resources.jira import JiraClient
-from resources.policy import SyncPolicy
-from resources.tempo import TempoClient
 from resources.warehouse import Warehouse
 
 # A tick that finds nothing new costs one request (one page of worklogs updated in the overlap),
@@ -93,25 +89,34 @@ class LateCursor:
         )
 
 
-@dg.sensor(
-    job=sync_worklogs,
-    minimum_interval_seconds=INTERVAL_SECONDS,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Runs the work dates that gained worklogs no run has handled yet, in one run.",
-)
-def late_worklogs(
-    context: dg.SensorEvaluationContext,
-    source_tempo: TempoClient,
-    source_jira: JiraClient,
-    policy: SyncPolicy,
-    warehouse: Warehouse,
-) -> dg.SensorResult | dg.SkipReason:
-    busy = context.instance.get_run_records(
-        dg.RunsFilter(job_name=sync_worklogs.name, statuses=UNFINISHED_RUNS), limit=1
+def late_worklogs(pair: Pair, job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
+    """The pair's late-worklog sensor, which asks for runs of its job."""
+
+    @dg.sensor(
+        name=pair.named("late_worklogs"),
+        job=job,
+        minimum_interval_seconds=INTERVAL_SECONDS,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        required_resource_keys=pair.resource_keys,
+        description="Runs the work dates that gained worklogs no run has handled yet, in one run.",
     )
-    if busy:
-        # The cursor stays: the tick after that run reads what arrived meanwhile, in one run.
-        return dg.SkipReason(f"run {busy[0].dagster_run.run_id} of {sync_worklogs.name} is not finished")
+    def _late_worklogs(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
+        busy = context.instance.get_run_records(
+            dg.RunsFilter(job_name=job.name, statuses=UNFINISHED_RUNS), limit=1
+        )
+        if busy:
+            # The cursor stays: the tick after that run reads what arrived meanwhile, in one run.
+            return dg.SkipReason(f"run {busy[0].dagster_run.run_id} of {job.name} is not finished")
+        return _tick(context, pair)
+
+    return _late_worklogs
+
+
+def _tick(context: dg.SensorEvaluationContext, pair: Pair) -> dg.SensorResult | dg.SkipReason:
+    resources = pair.resources(context)
+    source_tempo, source_jira = resources.source_tempo, resources.source_jira
+    policy, warehouse = resources.policy, resources.warehouse
+    work_days = pair.partitions
     cursor = LateCursor.parse(context.cursor)
     since = cursor.since or datetime.now(UTC) - FIRST_LOOKBACK
     first = date.fromisoformat(work_days.get_first_partition_key() or "9999-12-31")

@@ -11,8 +11,7 @@ from datetime import date
 import dagster as dg
 import duckdb
 
-from assets.steps import DUCKDB_POOL
-from pipelines.crashed_runs import crashed_runs
+from assets.pair import DUCKDB_POOL
 from replication.liveness import ProcessIdentity
 
 DAY = date(2025, 3, 5)
@@ -46,12 +45,11 @@ def test_the_sensor_closes_a_run_whose_process_died_and_frees_its_slot(harness, 
         child.wait()
         alive = _started_run(instance, ProcessIdentity.current(), harness)
 
-        with dg.build_sensor_context(
-            instance=instance, resources={"warehouse": harness.definitions().resources["warehouse"]}
-        ) as context:
-            result = crashed_runs(context)
+        definitions = harness.definitions()
+        crashed_runs = definitions.resolve_sensor_def("crashed_runs")
+        with dg.build_sensor_context(instance=instance, resources=definitions.resources) as context:
+            result = crashed_runs.evaluate_tick(context)
 
-        assert isinstance(result, dg.SkipReason)
         assert result.skip_message == f"closed 1 crashed run(s): {dead}"
         statuses = dict(
             harness.query("select run_id, status from lineage.runs where run_id in (?, ?)", [dead, alive])
@@ -61,8 +59,6 @@ def test_the_sensor_closes_a_run_whose_process_died_and_frees_its_slot(harness, 
         assert instance.get_run_by_id(alive).status == dg.DagsterRunStatus.STARTED
         assert instance.event_log_storage.get_concurrency_run_ids() == {alive}
 
-        with dg.build_sensor_context(
-            instance=instance, resources={"warehouse": harness.definitions().resources["warehouse"]}
-        ) as context:
-            again = crashed_runs(context)
+        with dg.build_sensor_context(instance=instance, resources=definitions.resources) as context:
+            again = crashed_runs.evaluate_tick(context)
         assert again.skip_message == "no crashed runs"

@@ -13,7 +13,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 import pytest
 
 from pipelines.sensors import LateCursor
@@ -501,7 +500,6 @@ def test_kill_9_between_the_send_and_the_record_of_an_edit_then_a_rerun_settles_
 def _sensor_days(harness: SyncHarness, cursor: str | None) -> tuple[list[tuple[str, str]], str | None]:
     """One tick of the late-worklogs sensor: the date ranges it asks runs for, and its new cursor."""
     result, _ = sensor_tick(harness, cursor)
-    assert isinstance(result, dg.SensorResult)
     start, end = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
     ranges = [(request.tags[start], request.tags[end]) for request in result.run_requests or []]
     return ranges, result.cursor

@@ -12,9 +12,9 @@ import dagster as dg
 import duckdb
 import httpx
 import pytest
+from dagster._core.definitions.sensor_definition import SensorExecutionData
 
 from pipelines.definitions import build_definitions
-from pipelines.sensors import late_worklogs
 from sandbox.config import CREDENTIALS
 from sandbox.server import SandboxServer
 
@@ -114,15 +114,14 @@ def created_by(result: dg.ExecuteInProcessResult) -> int:
     )
 
 
-def sensor_tick(
-    harness: SyncHarness, cursor: str | None
-) -> tuple[dg.SensorResult | dg.SkipReason, str | None]:
-    """One evaluation of the late-worklogs sensor with the code location's resources: its result,
-    and the cursor the context holds afterwards (a skipped tick leaves it as it was)."""
-    resources = harness.definitions().resources
+def sensor_tick(harness: SyncHarness, cursor: str | None) -> tuple[SensorExecutionData, str | None]:
+    """One evaluation of the late-worklogs sensor with the code location's resources, as the daemon
+    evaluates it: what it asked for (or why it skipped), and the cursor it leaves (a skipped tick
+    leaves it as it was)."""
+    definitions = harness.definitions()
+    sensor = definitions.resolve_sensor_def("late_worklogs")
     with dg.build_sensor_context(
-        cursor=cursor,
-        instance=harness.instance,
-        resources={name: resources[name] for name in ("source_tempo", "source_jira", "policy", "warehouse")},
+        cursor=cursor, instance=harness.instance, resources=definitions.resources
     ) as context:
-        return late_worklogs(context), context.cursor
+        tick = sensor.evaluate_tick(context)
+    return tick, tick.cursor
