@@ -34,9 +34,11 @@ from resources.settings import (
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SITES = {"source": "source", "dest": "destination"}
-_REQUIRED = {"name", "source_jira_url", "source_jira_email", "dest_jira_url", "dest_jira_email",
+# `duckdb` has no default: a pair's ledger is its file, so a file derived from the name would make
+# a renamed pair forget what it synced and send everything again.
+_REQUIRED = {"name", "source_jira_url", "source_jira_email", "dest_jira_url", "dest_jira_email", "duckdb",
              "source_jira_token_env", "source_tempo_token_env", "dest_jira_token_env"}  # fmt: skip
-_OPTIONAL = {"source_tempo_url", "dest_tempo_url", "dest_tempo_token_env", "duckdb", "start_date", "config"}
+_OPTIONAL = {"source_tempo_url", "dest_tempo_url", "dest_tempo_token_env", "start_date", "config"}
 _EXAMPLE = "pairs.example.toml"
 
 
@@ -111,11 +113,14 @@ def _pair(
             " a letter (at most 40), e.g. 'acme_to_us'"
         )
     sites = {site: _site(values, prefix, environ, problem) for prefix, site in _SITES.items()}
+    duckdb_path = _path(values.get("duckdb", ""), base)
+    if values.get("duckdb") and duckdb_path.is_dir():
+        problem(f"duckdb names the directory {duckdb_path}; give a file, e.g. data/{pair_name}.duckdb")
     return Settings(
         mode=Mode.LIVE,
         source=sites["source"],
         destination=sites["destination"],
-        duckdb_path=_path(values.get("duckdb") or f"data/{pair_name or number}.duckdb", base),
+        duckdb_path=duckdb_path,
         start_date=_start_date(values.get("start_date", ""), problem),
         config_path=_config(values.get("config", ""), base, problem),
         name=pair_name or f"pair_{number}",
