@@ -22,10 +22,14 @@ ENV UV_PROJECT_ENVIRONMENT=/app/.venv \
     UV_LINK_MODE=copy
 WORKDIR /src
 
-# The locked dependencies first, in their own layer: a change of code does not reinstall them.
+# The locked dependencies first, in their own layer: a change of code does not reinstall them. The
+# group `k8s` (pyproject.toml) is dagster-k8s, the K8sRunLauncher named in the Helm chart's
+# instance, which the code server and every run pod (this image) load; it is locked with the rest,
+# so the image holds the versions `uv lock` resolved together. Both syncs name the group: a sync
+# removes what its groups leave out.
 COPY pyproject.toml uv.lock README.md ./
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --locked --no-dev --compile-bytecode --no-install-project
+    uv sync --locked --no-dev --group k8s --compile-bytecode --no-install-project
 
 # The packages the wheel lists (pyproject.toml, [tool.hatch.build.targets.wheel]); tests,
 # benchmarks, docs and scripts stay out (.dockerignore keeps them out of the context too).
@@ -37,20 +41,7 @@ COPY replication/ replication/
 COPY sandbox/ sandbox/
 # The project itself as a wheel, not an editable install: the runtime stage needs only /app/.venv.
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --locked --no-dev --compile-bytecode --no-editable
-
-# dagster-k8s: the K8sRunLauncher named in the Helm chart's instance, which run pods (this image)
-# load. It is not in uv.lock yet, so it is the one package installed outside the lock: pinned to the
-# library line of the locked dagster (core 1.13.27 goes with libraries 0.29.27; see pyproject.toml),
-# and constrained by the lock so that no locked package changes. tests/test_deploy_files.py fails
-# when the lock's dagster moves and this pin does not. Once pyproject.toml and uv.lock carry
-# dagster-k8s, delete these lines.
-ARG DAGSTER_K8S_VERSION=0.29.27
-RUN --mount=type=cache,target=/root/.cache/uv \
-    uv export --locked --no-dev --no-hashes --no-emit-project --format requirements-txt \
-        --output-file /tmp/locked.txt \
-    && uv pip install --python /app/.venv/bin/python --compile-bytecode \
-        --constraint /tmp/locked.txt "dagster-k8s==${DAGSTER_K8S_VERSION}"
+    uv sync --locked --no-dev --group k8s --compile-bytecode --no-editable
 
 FROM ${PYTHON_IMAGE} AS runtime
 # A user without a login and without root: uid and gid 10001, numeric below so that Kubernetes'

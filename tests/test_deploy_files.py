@@ -282,6 +282,16 @@ def test_the_helm_run_queue_has_the_limits_of_the_postgres_instance():
     assert values["telemetry"]["enabled"] == instance["telemetry"]["enabled"]
 
 
+def test_the_helm_instance_connects_with_the_driver_dagster_postgres_installs():
+    # SQLAlchemy 2.1 maps a bare `postgresql://` to psycopg 3, which is not installed; the chart
+    # writes postgresqlScheme as the instance's `scheme`, as the machine's instance sets it.
+    instance = yaml.safe_load(POSTGRES_INSTANCE.read_text(encoding="utf-8"))
+    scheme = instance["storage"]["postgres"]["postgres_db"]["scheme"]
+    assert scheme == "postgresql+psycopg2"
+    assert _values()["postgresql"]["postgresqlScheme"] == scheme
+    assert "psycopg2" in _locked_versions() or "psycopg2-binary" in _locked_versions()
+
+
 def test_the_postgres_password_comes_from_a_secret_the_chart_does_not_generate():
     values = _values()
     assert values["generatePostgresqlPasswordSecret"] is False
@@ -310,8 +320,8 @@ def test_the_dockerfile_installs_from_the_lock_and_runs_as_a_non_root_user():
     for sync in syncs:
         command = sync[sync.index("uv") :]
         assert {"--locked", "--no-dev", "--compile-bytecode"} <= set(command), command
-    assert not any(re.search(r"\bpip install\b(?!.*--constraint)", line) for line in lines), (
-        "every install outside `uv sync --locked` is constrained by the lock"
+    assert not any(re.search(r"\bpip install\b", line) for line in lines), (
+        "every package comes from the lock, through `uv sync --locked`"
     )
     user = _final_user()
     uid = user.split(":")[0]
@@ -351,18 +361,38 @@ def test_the_image_holds_the_wheels_packages_and_not_the_tests():
     assert not included & {"tests", "benchmarks", "scripts", "docs", "data", ".venv", "dagster_home"}
 
 
-def test_dagster_k8s_is_pinned_to_the_library_line_of_the_locked_dagster():
+def _locked_versions() -> dict[str, str]:
     lock = tomllib.loads((ROOT / "uv.lock").read_text(encoding="utf-8"))
-    (dagster,) = [package["version"] for package in lock["package"] if package["name"] == "dagster"]
-    major, minor, patch = (int(part) for part in dagster.split("."))
+    return {package["name"]: package["version"] for package in lock["package"]}
+
+
+def test_dagster_k8s_is_locked_in_its_group_on_the_library_line_of_the_locked_dagster():
+    locked = _locked_versions()
+    major, minor, patch = (int(part) for part in locked["dagster"].split("."))
     assert major == 1
     # Dagster's libraries: 0.(minor + 16).patch goes with core 1.minor.patch (pyproject.toml).
-    expected = f"0.{minor + 16}.{patch}"
-    (pin,) = [line for line in _dockerfile_lines() if line.startswith("ARG DAGSTER_K8S_VERSION=")]
-    assert pin == f"ARG DAGSTER_K8S_VERSION={expected}", f"dagster {dagster} goes with dagster-k8s {expected}"
-    locked = {package["name"] for package in lock["package"]}
-    if "dagster-k8s" in locked:
-        pytest.fail("uv.lock now holds dagster-k8s: drop the Dockerfile's separate install of it")
+    assert locked.get("dagster-k8s") == f"0.{minor + 16}.{patch}", (
+        f"dagster {locked['dagster']} goes with dagster-k8s 0.{minor + 16}.{patch}; run `uv lock`"
+    )
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    groups = pyproject["dependency-groups"]
+    assert groups["k8s"] == [f"dagster-k8s==0.{minor + 16}.*"]
+    # Only the image needs the run launcher; a developer's `uv sync` (the dev group) goes without it.
+    assert not any("dagster-k8s" in str(requirement) for requirement in pyproject["project"]["dependencies"])
+    assert not any("dagster-k8s" in str(requirement) for requirement in groups["dev"])
+
+
+def test_the_dockerfile_installs_the_k8s_group_in_every_sync():
+    """`uv sync` removes what its groups leave out, so a sync without the group would take the run
+    launcher out of the image again."""
+    syncs = [shlex.split(line) for line in _dockerfile_lines() if "uv sync" in line]
+    assert len(syncs) == 2  # the dependencies' layer and the project's
+    for sync in syncs:
+        command = sync[sync.index("uv") :]
+        assert command[command.index("--group") + 1] == "k8s", command
+    assert not any("DAGSTER_K8S_VERSION" in line for line in _dockerfile_lines()), (
+        "dagster-k8s comes from the lock; no version of it is written in the Dockerfile"
+    )
 
 
 # -- tokens ------------------------------------------------------------------------------------------
