@@ -4,6 +4,7 @@ import dagster as dg
 
 from assets.pair import Pair
 from assets.steps import recorded_step, scope_of, table_metadata
+from replication.echo import inbound_copies
 from replication.report_preview import parked_preview
 from replication.transform import build_replica
 
@@ -63,13 +64,17 @@ def transform_assets(pair: Pair) -> list[dg.AssetsDefinition]:
 
         `ready` rows go to the destination; `parked` rows carry the reason (email_hidden,
         app_account, deleted_user, no_destination_user, inactive_destination_user, ambiguous_email,
-        issue_unmapped, tempo_sync_copy) and are retried on every later run. Rows already sent are
-        left as sent.
+        issue_unmapped, copy_in_flight) and are retried on every later run. Rows already sent are
+        left as sent. A worklog tempo-sync itself made on the source site (a copy from the other
+        direction of a two-way pair) has the status `copy` and is never sent back.
         """
         resources = pair.resources(context)
         policy, warehouse = resources.policy, resources.warehouse
         scope = scope_of(context)
         with recorded_step(context, warehouse, "transform") as counts:
+            # Read after the extract listed the source (the order replication/echo.py relies on), and
+            # before this pair's file is opened: a pair never holds its file while it waits for another's.
+            inbound = inbound_copies(policy.copies_from) if policy.copies_from else None
             with warehouse.get_connection() as connection:
                 result = build_replica(
                     connection,
@@ -77,9 +82,10 @@ def transform_assets(pair: Pair) -> list[dg.AssetsDefinition]:
                     scope,
                     context.run.run_id,
                     destination_has_tempo=bool(resources.destination_tempo.token),
+                    inbound=inbound,
                 )
             counts.update(ready=result.ready, parked=result.parked, frozen=result.frozen,
-                          removed=result.removed)  # fmt: skip
+                          removed=result.removed, copies=result.copies)  # fmt: skip
         with warehouse.get_connection() as connection:
             preview = parked_preview(connection, scope)
         parked = sum(result.parked.values())
@@ -95,6 +101,7 @@ def transform_assets(pair: Pair) -> list[dg.AssetsDefinition]:
                 "parked_preview": dg.MetadataValue.md(preview),
                 "dagster/column_lineage": dg.MetadataValue.column_lineage(lineage),
                 "removed_deleted_on_source": result.removed,
+                "tempo_sync_copies": result.copies,
             }
         )
 

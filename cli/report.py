@@ -40,9 +40,11 @@ select
 from days d order by d.day
 """
 
+# Copies tempo-sync made on the source site are shown beside the parked rows, by their reason
+# (tempo_sync_copy), so that every extracted worklog is accounted for.
 _PARKED = """
 select work_date, park_reason, count(*) from replica.worklogs
-where status = 'parked' and work_date between $date_from and $date_to group by all
+where status in ('parked', 'copy') and work_date between $date_from and $date_to group by all
 """
 
 

@@ -34,7 +34,7 @@ def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
     for settings in pairs:
         SyncPolicy.from_file(settings.config_path, source_site="")  # a bad file stops us before the sandbox
     return dg.Definitions.merge(
-        *(pair_definitions(settings) for settings in pairs),
+        *(pair_definitions(settings, copies_from=copies_into(settings, pairs)) for settings in pairs),
         dg.Definitions(
             # The steps form a chain and all write one DuckDB file, so separate step processes would
             # buy no parallelism and cost a Python start-up per step; a run is one process.
@@ -44,11 +44,23 @@ def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
     )
 
 
-def pair_definitions(settings: Settings) -> dg.Definitions:
+def copies_into(pair: Settings, pairs: list[Settings]) -> dict[str, str]:
+    """The DuckDB files, by pair name, of the other pairs that copy worklogs into this pair's source
+    site: the copies their ledgers hold are never copied back (replication/echo.py)."""
+    return {
+        other.name: str(other.duckdb_path)
+        for other in pairs
+        if other is not pair and other.destination.address == pair.source.address
+    }
+
+
+def pair_definitions(settings: Settings, *, copies_from: dict[str, str] | None = None) -> dg.Definitions:
     """One pair's assets, checks, job, schedule, sensors and resources, all under its name."""
     if settings.mode is Mode.SANDBOX:
         settings = sandbox_mode.on_sandbox(settings)
-    policy = SyncPolicy.from_file(settings.config_path, source_site=settings.source.host)
+    policy = SyncPolicy.from_file(
+        settings.config_path, source_site=settings.source.host, copies_from=copies_from
+    )
     schedule = Schedule.from_file(settings.config_path)
     pair = Pair(settings.name, work_days(settings.start_date, schedule), schedule)
     assets = [*extract_assets(pair), *transform_assets(pair), *load_assets(pair)]

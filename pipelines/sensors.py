@@ -10,6 +10,7 @@ after it, takes what arrived meanwhile, so runs never pile up and one run takes 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,8 @@ import dagster as dg
 
 from assets.pair import Pair
 from assets.steps import UNFINISHED_RUNS
+from replication.echo import inbound_copies
+from replication.payloads import COPY_MARK
 from resources.duckdb_file import WarehouseBusyError, existing_tables
 from resources.warehouse import Warehouse
 
@@ -28,17 +31,19 @@ INTERVAL_SECONDS = 30
 OVERLAP = timedelta(minutes=10)
 FIRST_LOOKBACK = timedelta(days=2)  # a new instance runs the last two days; older ones are a backfill
 LEDGER_WAIT_SECONDS = 5.0
+_COPY_MARK = re.compile(COPY_MARK)
 # Dates closer than this go into one run (a range reads the days between too, at one page of 5,000
 # worklogs per request); dates further apart get a run each, which the run queue runs one at a time.
 MAX_GAP = timedelta(days=7)
 
 # What the warehouse knows of updated worklogs: handled when the ledger has them (and, when edits
-# are propagated, a run has read this version) or they are parked (every run retries those); and
+# are propagated, a run has read this version), they are parked (every run retries those) or they
+# are copies tempo-sync made (replication/echo.py); and
 # the work date a run last saw each at, which a move leaves behind.
 _KNOWN = """
 with asked as (select unnest($ids) as tempo_worklog_id, unnest($updated) as updated_at)
 select a.tempo_worklog_id,
-       coalesce(r.status = 'parked', false)
+       coalesce(r.status in ('parked', 'copy'), false)
        or (l.tempo_worklog_id is not null
            and (not $updates or l.state <> 'created' or r.updated_at >= a.updated_at)) as handled,
        r.work_date
@@ -122,12 +127,15 @@ def _tick(context: dg.SensorEvaluationContext, pair: Pair) -> dg.SensorResult | 
     first = date.fromisoformat(work_days.get_first_partition_key() or "9999-12-31")
     last = date.fromisoformat(work_days.get_last_partition_key() or "0001-01-01")
     updated: dict[int, tuple[date, datetime]] = {}
+    copies: set[int] = set()  # worklogs tempo-sync made on this site: no run is needed for them
     for page in source_tempo.updated_worklog_pages(since - OVERLAP):
         for worklog in page:
             updated[int(worklog["tempoWorklogId"])] = (
                 date.fromisoformat(worklog["startDate"]),
                 datetime.fromisoformat(worklog["updatedAt"].replace("Z", "+00:00")),
             )
+            if _COPY_MARK.search(worklog.get("description") or ""):
+                copies.add(int(worklog["tempoWorklogId"]))
     candidates = {
         tempo_id: day
         for tempo_id, (day, at) in updated.items()
@@ -137,10 +145,14 @@ def _tick(context: dg.SensorEvaluationContext, pair: Pair) -> dg.SensorResult | 
     deleted = source_jira.deleted_worklogs(deleted_since - OVERLAP) if policy.propagate_deletes else {}
     deletions = {jira_id: at for jira_id, at in deleted.items() if str(jira_id) not in cursor.deleted}
     try:
+        if policy.copies_from:
+            inbound = inbound_copies(policy.copies_from, wait_seconds=LEDGER_WAIT_SECONDS)
+            copies.update(int(tempo_id) for tempo_id in inbound.copies["tempo_id"].dropna())
+        candidates = {tempo_id: day for tempo_id, day in candidates.items() if tempo_id not in copies}
         new, left_behind = _unhandled(warehouse, candidates, updated, updates=policy.propagate_updates)
         deleted_days = _deleted_days(warehouse, sorted(deletions))
     except WarehouseBusyError:
-        # A run is writing the ledger; the cursor stays, so the next tick sees these again.
+        # A run is writing a ledger; the cursor stays, so the next tick sees these again.
         return dg.SkipReason("the DuckDB file is being written by a run; trying again on the next tick")
     newest = max((at for _, at in updated.values()), default=since)
     keep_after = newest - OVERLAP

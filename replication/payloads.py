@@ -12,6 +12,13 @@ from replication.canonical import adf_text
 
 # The worklog property that links a destination Jira worklog to its source worklog.
 LINK_PROPERTY = "tempo-sync.source"
+# A worklog whose text ends like this is a copy tempo-sync made, which no pair copies again: the
+# worker note of a copy on a Jira destination (worker_note below), or the note of a worklog logged
+# for an unmatched author (replication/transform.py). Tempo shows either as the description.
+COPY_MARK = (
+    r"(^|\n)(Work by .+, logged in Tempo on \S+ \(Tempo worklog [0-9]+\)\."
+    r"|.*\(logged for them by tempo-sync\)\.)\s*$"
+)
 
 
 def tempo_payload(row: Mapping[str, Any], *, with_estimate: bool) -> dict[str, Any]:

@@ -14,9 +14,18 @@ import duckdb
 import pandas as pd
 
 from replication.authors import User, resolve_author
+from replication.echo import InboundCopies
 from replication.frames import registered
+from replication.payloads import COPY_MARK
 from replication.scope import IN_SCOPE, SCOPE_AUTHORS, Scope
 from resources.policy import SyncPolicy
+
+# Why a worklog is a copy tempo-sync made (replication/echo.py): another pair's ledger has it, by its
+# Tempo or its Jira id, or it carries a copy's mark (only looked for where the text could hold one).
+_COPY = """coalesce(ct.detail, cj.detail,
+    case when contains(w.description, 'tempo-sync') or contains(w.description, 'logged in Tempo on')
+         then case when regexp_matches(w.description, $copy_mark)
+                   then 'it carries the mark of a copy tempo-sync made' end end)"""
 
 _RESOLVED_ROWS = f"""
 with destination_attributes as (
@@ -27,11 +36,13 @@ select
     w.tempo_worklog_id,
     $source_site as source_site,
     w.work_date,
-    case when a.park_reason is not null or i.destination_issue_id is null
-        then 'parked' else 'ready' end as status,
-    coalesce(a.park_reason,
-             case when i.destination_issue_id is null then 'issue_unmapped' end) as park_reason,
-    coalesce(a.detail, i.detail) as park_detail,
+    case when {_COPY} is not null then 'copy'
+         when a.park_reason is not null or f.detail is not null or i.destination_issue_id is null
+         then 'parked' else 'ready' end as status,
+    case when {_COPY} is not null then 'tempo_sync_copy'
+         else coalesce(a.park_reason, case when f.detail is not null then 'copy_in_flight' end,
+                       case when i.destination_issue_id is null then 'issue_unmapped' end) end as park_reason,
+    coalesce({_COPY}, a.detail, f.detail, i.detail) as park_detail,
     a.rule as author_rule,
     w.author_account_id as source_author_account_id,
     a.source_email as source_author_email,
@@ -69,6 +80,12 @@ from raw.source_worklogs w
 cross join destination_attributes d
 left join authors a on a.source_account_id = w.author_account_id
 left join issues i on i.source_issue_id = w.issue_id
+left join (select tempo_id, min(detail) as detail from inbound_copies group by 1) ct
+    on ct.tempo_id = w.tempo_worklog_id
+left join (select jira_id, min(detail) as detail from inbound_copies group by 1) cj
+    on cj.jira_id = w.jira_worklog_id
+left join (select issue_id, min(detail) as detail from inbound_in_flight group by 1) f
+    on f.issue_id = w.issue_id
 where {IN_SCOPE}
 """
 
@@ -117,6 +134,7 @@ class TransformCounts:
     parked: dict[str, int]
     frozen: int
     removed: int
+    copies: int  # worklogs tempo-sync made on the source site, never sent (replication/echo.py)
 
 
 def build_replica(
@@ -126,17 +144,26 @@ def build_replica(
     run_id: str,
     *,
     destination_has_tempo: bool,
+    inbound: InboundCopies | None = None,
 ) -> TransformCounts:
-    """Rebuild the scope's replica rows in one transaction."""
+    """Rebuild the scope's replica rows in one transaction. ``inbound`` holds the copies other pairs
+    made on this pair's source site (read after the source was listed, see replication/echo.py)."""
     authors = _author_frame(connection, policy, scope)
     issues = _issue_frame(connection, policy, scope)
+    inbound = inbound or InboundCopies()
     params = {
         **scope.params,
         "source_site": policy.source_site,
         "destination_has_tempo": destination_has_tempo,
         "propagate_updates": policy.propagate_updates,
+        "copy_mark": COPY_MARK,
     }
-    with registered(connection, "authors", authors), registered(connection, "issues", issues):
+    with (
+        registered(connection, "authors", authors),
+        registered(connection, "issues", issues),
+        registered(connection, "inbound_copies", inbound.copies),
+        registered(connection, "inbound_in_flight", inbound.in_flight),
+    ):
         return _rebuild(connection, params, scope, run_id)
 
 
@@ -216,8 +243,9 @@ def _rebuild(
         raise
     ready = sum(count for status, _, count, _ in by_status if status == "ready")
     parked = {reason: count for status, reason, count, _ in by_status if status == "parked"}
+    copies = sum(count for status, _, count, _ in by_status if status == "copy")
     frozen = sum(claimed for *_, claimed in by_status)
-    return TransformCounts(ready, parked, frozen, removed)
+    return TransformCounts(ready, parked, frozen, removed, copies)
 
 
 def _scalar(connection: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> int:

@@ -214,5 +214,4 @@ def _check_together(pairs: list[Settings], problems: list[str]) -> None:
 
 
 def _direction(pair: Settings) -> tuple[str, str]:
-    # The whole base URL, port included: two local sandboxes on one host are two sites.
-    return pair.source.jira_url.lower(), pair.destination.jira_url.lower()
+    return pair.source.address, pair.destination.address

@@ -172,6 +172,11 @@ class SyncPolicy(dg.ConfigurableResource):
         default=DEFAULT_ALERT_INTERVAL_MINUTES,
         description="at most one alert per pair and kind of event in this many minutes; the rest are counted",
     )
+    copies_from: dict[str, str] = Field(
+        default_factory=dict,
+        description="the DuckDB files (by pair name) of the pairs of this deployment that copy worklogs into"
+        " this pair's source site; their copies are never copied back (set from the pairs file)",
+    )
 
     @property
     def alerts(self) -> Alerts | None:
@@ -213,10 +218,12 @@ class SyncPolicy(dg.ConfigurableResource):
         return source_key
 
     @classmethod
-    def from_file(cls, path: Path | None, *, source_site: str) -> SyncPolicy:
+    def from_file(
+        cls, path: Path | None, *, source_site: str, copies_from: dict[str, str] | None = None
+    ) -> SyncPolicy:
         """The policy in ``path`` (TOML), or the defaults when ``path`` is None."""
         if path is None:
-            return cls(source_site=source_site)
+            return cls(source_site=source_site, copies_from=copies_from or {})
         document = _read(path)
         problems = _problems(document)
         if problems:
@@ -229,6 +236,7 @@ class SyncPolicy(dg.ConfigurableResource):
         )
         return cls(
             source_site=source_site,
+            copies_from=copies_from or {},
             issue_strategy=issues.get("strategy", "same_key"),
             issue_projects=issues.get("projects", {}),
             issue_table=issues.get("table", {}),

@@ -53,6 +53,12 @@ class SiteSettings:
         return bool(self.tempo_token)
 
     @property
+    def address(self) -> str:
+        """The site among the pairs of one deployment: its Jira base URL, port included, since two
+        local sandboxes on one host are two sites."""
+        return self.jira_url.rstrip("/").lower()
+
+    @property
     def host(self) -> str:
         """The site's identity in the ledger: its Jira host, e.g. ``client.atlassian.net``. The port
         is left out so that a sandbox on a new free port is still the same site."""
