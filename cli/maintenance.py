@@ -1,7 +1,8 @@
 """``tempo-sync retry`` and ``tempo-sync purge-directory``: two small changes to the DuckDB file.
 
 Like ``status``, they start no sandbox and build no Dagster definitions; they open the file for
-writing, waiting up to ``--wait`` seconds for a run that holds it.
+writing, waiting up to ``--wait`` seconds for a run that holds it. With several pairs, ``--pair``
+says whose file.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 
+from cli.pairs import add_pair_option
 from cli.status import add_wait_option, run_on_warehouse
 from replication.ledger import EVENT_INSERT
 
@@ -22,11 +24,13 @@ def register_retry(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--to", dest="date_to", type=date.fromisoformat, metavar="DATE",
                         help="last work date, included (default: all)")  # fmt: skip
     add_wait_option(parser)
+    add_pair_option(parser, many=False)
     parser.set_defaults(handler=retry_command)
 
 
 def register_purge(parser: argparse.ArgumentParser) -> None:
     add_wait_option(parser)
+    add_pair_option(parser, many=False)
     parser.set_defaults(handler=purge_command)
 
 
@@ -62,10 +66,12 @@ def retry_command(args: argparse.Namespace) -> int:
             """,
             params,
         ).fetchall()
-        connection.executemany(
-            f"{EVENT_INSERT} values (?, ?, current_timestamp, 'tempo-sync retry', 'retry_requested', null)",
-            [list(row) for row in rows + changes],
-        )
+        if rows or changes:  # DuckDB refuses executemany of no rows; nothing to retry is no error
+            connection.executemany(
+                f"{EVENT_INSERT} values (?, ?, current_timestamp, 'tempo-sync retry', 'retry_requested',"
+                " null)",
+                [list(row) for row in rows + changes],
+            )
         connection.execute("commit")
         print(
             f"tempo-sync: {len(rows)} rejected worklog(s) and {len(changes)} refused edit(s) or deletion(s)"
@@ -73,7 +79,7 @@ def retry_command(args: argparse.Namespace) -> int:
         )
         return 0
 
-    return run_on_warehouse(args.wait, mark, write=True)
+    return run_on_warehouse(args.wait, mark, write=True, pair=args.pair, command="retry")
 
 
 def purge_command(args: argparse.Namespace) -> int:
@@ -92,4 +98,4 @@ def purge_command(args: argparse.Namespace) -> int:
         )
         return 0
 
-    return run_on_warehouse(args.wait, purge, write=True)
+    return run_on_warehouse(args.wait, purge, write=True, pair=args.pair, command="purge-directory")

@@ -5,6 +5,10 @@ stderr is a file), then the per-day table and the outcome. ``--quiet`` prints on
 outcome and what went wrong; ``--json`` prints the result as one JSON document on stdout.
 ``--dry-run`` reads, resolves and plans as a run does, and writes nothing to the destination: the
 table shows per work date what the run would create, update, move and delete.
+
+With a pairs file (``TEMPO_SYNC_PAIRS``) it runs every pair's job, or those ``--pair`` names, one
+after another in the file's order; each pair's output comes under a heading with its name, and
+``--json`` prints a list of one document per pair. Without one, the output is the single pair's.
 """
 
 from __future__ import annotations
@@ -17,25 +21,28 @@ import sys
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import duckdb
 
+from cli.pairs import PairError, add_pair_option, choose, has_pairs_file, heading
 from cli.report import REPORTED_TABLES, DayReport, as_json, day_reports, render, unchecked_rights
 from pipelines import sandbox_mode
 from replication.scope import Scope
 from resources.duckdb_file import WarehouseBusyError, existing_tables
+from resources.pairs import load_pairs
 from resources.policy import PolicyError, Schedule, SyncPolicy
-from resources.settings import Mode, SettingsError, load_settings
+from resources.settings import Mode, Settings, SettingsError
 from resources.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    from assets.pair import Pair
 
 DEFAULT_DAYS = 3
 # The command prints its own table and the failing step's error; Dagster's event log (with
 # tracebacks) is in the UI when DAGSTER_HOME is set.
 _CONSOLE = {"console": {"config": {"log_level": "CRITICAL"}}}
-# The load's own switch (``assets.load.LoadConfig``); the other steps only read the sites.
-_DRY_RUN = {"destination_worklogs": {"config": {"dry_run": True}}}
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -50,7 +57,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     output.add_argument("--quiet", action="store_true",
                         help="print only the per-day table, the outcome and what went wrong")  # fmt: skip
     output.add_argument("--json", action="store_true",
-                        help="print only the result, as one JSON document on stdout")  # fmt: skip
+                        help="print only the result, as one JSON document on stdout (with a pairs file, a"
+                        " list of one document per pair)")  # fmt: skip
+    add_pair_option(parser, many=True)
     parser.set_defaults(handler=run_command)
 
 
@@ -71,34 +80,120 @@ class _Outcome:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from assets.partitions import work_days  # noqa: PLC0415 - Dagster loads only for this command
-    from pipelines.crashed_runs import close_crashed_runs  # noqa: PLC0415
-    from pipelines.definitions import build_definitions  # noqa: PLC0415
+    from pipelines.definitions import build_definitions  # noqa: PLC0415 - Dagster loads only for this command
 
-    chatty = not (args.quiet or args.json)
     try:
-        settings = load_settings(os.environ)
-    except SettingsError as error:
+        pairs = choose(load_pairs(os.environ), args.pair or [])
+    except (SettingsError, PairError) as error:
         print(f"tempo-sync: {error}", file=sys.stderr)
         return 2
+    headed = has_pairs_file(os.environ)
     today = datetime.now(UTC).date()
     date_to = args.date_to or today - timedelta(days=1)
     date_from = args.date_from or date_to - timedelta(days=DEFAULT_DAYS - 1)
-    days = work_days(settings.start_date, Schedule.from_file(settings.config_path))
-    first = date.fromisoformat(days.get_first_partition_key() or "")
-    last = date.fromisoformat(days.get_last_partition_key() or "")
-    if not first <= date_from <= date_to <= last:
-        print(
-            f"tempo-sync: the range {date_from}..{date_to} is not within the work dates {first}..{last} (the"
-            " first is TEMPO_SYNC_START_DATE; the last is today)",
-            file=sys.stderr,
-        )
+    scope = Scope(date_from, date_to)
+    jobs = _jobs(pairs, scope, headed=headed)
+    if jobs is None:
         return 2
     try:
         definitions = build_definitions(os.environ)
     except PolicyError as error:
         print(f"tempo-sync: {error}", file=sys.stderr)
         return 2
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    outcomes: list[tuple[Settings, _Outcome]] = []
+    # One pair after another: each pair's run writes its own DuckDB file, and a failed pair does
+    # not keep the others from running.
+    for index, (settings, pair) in enumerate(jobs):
+        if headed and not args.json:
+            print(("\n" if index else "") + heading(settings), flush=True)
+        outcome = _run_pair(definitions, instance, settings, pair, scope, args, headed=headed)
+        outcomes.append((settings, outcome))
+        if not args.json:
+            _print(outcome, _label(settings, headed=headed))
+    if args.json:
+        _print_json(outcomes, headed=headed)
+    failed = [settings.name for settings, outcome in outcomes if not outcome.succeeded]
+    if headed and len(outcomes) > 1 and not args.json:
+        if failed:
+            print(
+                f"tempo-sync: {len(failed)} of {len(outcomes)} pairs failed: {', '.join(failed)}",
+                file=sys.stderr,
+            )
+        else:
+            print(f"tempo-sync: all {len(outcomes)} pairs succeeded")
+    return 1 if failed else 0
+
+
+def _jobs(pairs: list[Settings], scope: Scope, *, headed: bool) -> list[tuple[Settings, Pair]] | None:
+    """Each pair with its Dagster names, or ``None`` when the range is outside a pair's work dates
+    (each such pair named). Every pair is checked before any runs: a wrong date stops them all."""
+    from assets.pair import Pair  # noqa: PLC0415 - Dagster loads only for this command
+    from assets.partitions import work_days  # noqa: PLC0415
+
+    jobs: list[tuple[Settings, Pair]] = []
+    refused = False
+    for settings in pairs:
+        schedule = Schedule.from_file(settings.config_path)
+        days = work_days(settings.start_date, schedule)
+        first = date.fromisoformat(days.get_first_partition_key() or "")
+        last = date.fromisoformat(days.get_last_partition_key() or "")
+        if not first <= scope.date_from <= scope.date_to <= last:
+            print(_out_of_range(settings, scope, first, last, headed=headed), file=sys.stderr)
+            refused = True
+        jobs.append((settings, Pair(settings.name, days, schedule)))
+    return None if refused else jobs
+
+
+def _print_json(outcomes: list[tuple[Settings, _Outcome]], *, headed: bool) -> None:
+    """Today's one document without a pairs file; with one, a list of one document per pair, each
+    naming its pair."""
+    documents = [
+        _document(outcome, settings.mode, str(settings.duckdb_path)) for settings, outcome in outcomes
+    ]
+    if not headed:
+        print(json.dumps(documents[0], indent=2))
+        return
+    named = [
+        {"pair": settings.name, **document}
+        for (settings, _), document in zip(outcomes, documents, strict=True)
+    ]
+    print(json.dumps(named, indent=2))
+
+
+def _out_of_range(settings: Settings, scope: Scope, first: date, last: date, *, headed: bool) -> str:
+    date_from, date_to = scope.date_from, scope.date_to
+    if not headed:
+        return (
+            f"tempo-sync: the range {date_from}..{date_to} is not within the work dates {first}..{last} (the"
+            " first is TEMPO_SYNC_START_DATE; the last is today)"
+        )
+    return (
+        f"tempo-sync: pair {settings.name!r}: the range {date_from}..{date_to} is not within its work dates"
+        f" {first}..{last} (the first is its start_date in the pairs file; the last is today)"
+    )
+
+
+def _label(settings: Settings, *, headed: bool) -> str:
+    """What starts a pair's lines on stderr, which interleave with stdout's headings."""
+    return f"pair {settings.name!r}: " if headed else ""
+
+
+def _run_pair(
+    definitions: dg.Definitions,
+    instance: dg.DagsterInstance,
+    settings: Settings,
+    pair: Pair,
+    scope: Scope,
+    args: argparse.Namespace,
+    *,
+    headed: bool,
+) -> _Outcome:
+    """One pair's job over the work dates, in this process, and what it did."""
+    from pipelines.crashed_runs import close_crashed_runs  # noqa: PLC0415
+
+    chatty = not (args.quiet or args.json)
+    date_from, date_to = scope.date_from, scope.date_to
     # The definitions validated the file; only its switches matter here, not the source site.
     propagation = SyncPolicy.from_file(settings.config_path, source_site="").propagates
     if settings.mode is Mode.SANDBOX and chatty:
@@ -114,16 +209,18 @@ def run_command(args: argparse.Namespace) -> int:
         )
     elif chatty:
         print(f"tempo-sync: syncing work dates {date_from} to {date_to} into {settings.duckdb_path}")
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     warehouse = Warehouse(database=str(settings.duckdb_path))
     closed: list[str] = []
     # Housekeeping only: the run's first step meets the same trouble and names it.
     with contextlib.suppress(duckdb.Error, OSError, WarehouseBusyError):
         closed = close_crashed_runs(instance, warehouse)
     if not args.json:
+        label = _label(settings, headed=headed)
         for run_id in closed:
-            print(f"tempo-sync: run {run_id} had died without finishing (its process is gone); closed it")
-    job = definitions.resolve_job_def("sync_worklogs")
+            print(
+                f"tempo-sync: {label}run {run_id} had died without finishing (its process is gone); closed it"
+            )
+    job = definitions.resolve_job_def(pair.job_name)
     if date_from == date_to:
         options: dict[str, object] = {"partition_key": date_from.isoformat()}
     else:
@@ -133,18 +230,15 @@ def run_command(args: argparse.Namespace) -> int:
         }}  # fmt: skip
     # The progress logger writes to stderr; quiet and JSON output leave it out.
     loggers = {**_CONSOLE, "progress": {}} if chatty else _CONSOLE
-    run_config: dict[str, object] = {"loggers": loggers, **({"ops": _DRY_RUN} if args.dry_run else {})}
+    # The load's own switch (``assets.load.LoadConfig``), on the pair's load step.
+    dry_run = {pair.key("destination_worklogs").to_python_identifier(): {"config": {"dry_run": True}}}
+    run_config: dict[str, object] = {"loggers": loggers, **({"ops": dry_run} if args.dry_run else {})}
     result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False, **options)
-    outcome = _Outcome(result.run_id, result.success, Scope(date_from, date_to), args.dry_run, propagation,
-                       closed_runs=closed)  # fmt: skip
+    outcome = _Outcome(result.run_id, result.success, scope, args.dry_run, propagation, closed_runs=closed)
     outcome.failures = _failures(result)
     outcome.advice = _advice(result)
     _read_results(warehouse, outcome)
-    if args.json:
-        print(json.dumps(_document(outcome, settings.mode, warehouse.database), indent=2))
-    else:
-        _print(outcome)
-    return 0 if outcome.succeeded else 1
+    return outcome
 
 
 def _failures(result: dg.ExecuteInProcessResult) -> list[dict[str, str]]:
@@ -184,15 +278,16 @@ def _read_results(warehouse: Warehouse, outcome: _Outcome) -> None:
         print(f"tempo-sync: cannot read the results from {warehouse.database}: {error}", file=sys.stderr)
 
 
-def _print(outcome: _Outcome) -> None:
+def _print(outcome: _Outcome, label: str = "") -> None:
+    """The table and the outcome; ``label`` names the pair on the lines that go to stderr."""
     for right in outcome.unchecked:
-        print(f"tempo-sync: warning: {right}", file=sys.stderr)
+        print(f"tempo-sync: {label}warning: {right}", file=sys.stderr)
     if outcome.reports is not None:
         print(render(outcome.reports, propagation=outcome.propagation, dry_run=outcome.dry_run))
     for failure in outcome.failures:
-        print(f"tempo-sync: step {failure['step']} failed: {failure['message']}", file=sys.stderr)
+        print(f"tempo-sync: {label}step {failure['step']} failed: {failure['message']}", file=sys.stderr)
     for check in outcome.advice:
-        print(f"tempo-sync: check {check['check']} failed: {check['what_to_do']}", file=sys.stderr)
+        print(f"tempo-sync: {label}check {check['check']} failed: {check['what_to_do']}", file=sys.stderr)
     if outcome.dry_run:
         # Said whatever happened: a dry run's load never writes, so neither success nor failure did.
         print("tempo-sync: dry run: nothing was written to the destination")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 
+from cli.pairs import WORKLOG_PER_SITE, add_pair_option
 from cli.status import add_wait_option, run_on_warehouse
 from replication import ledger
 
@@ -37,6 +38,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="the destination holds no copy: the next run of its work date sends it once more",
     )
     add_wait_option(parser)
+    add_pair_option(parser, many=False)
     parser.set_defaults(handler=settle_command)
 
 
@@ -57,4 +59,6 @@ def settle_command(args: argparse.Namespace) -> int:
             print(f"tempo-sync: note: {args.adopt} was not among the worklogs the last read found ({seen})")
         return 0
 
-    return run_on_warehouse(args.wait, settle, write=True)
+    return run_on_warehouse(
+        args.wait, settle, write=True, pair=args.pair, command="settle", why=WORKLOG_PER_SITE
+    )

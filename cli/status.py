@@ -2,8 +2,9 @@
 propagation of edits and deletions (``[propagate]``) left to look at.
 
 It only reads the DuckDB file named by the settings, read-only: it starts no sandbox and builds no
-Dagster definitions, so it works the same in sandbox and live mode. ``tempo-sync trace`` opens the
-file the same way, through :func:`open_warehouse`.
+Dagster definitions, so it works the same in sandbox and live mode. With a pairs file it shows every
+pair, each under its heading, or the pairs ``--pair`` names. ``tempo-sync trace`` opens the file the
+same way, through :func:`open_warehouse`.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from typing import Any
 
 import duckdb
 
+from cli.pairs import FILE_PER_PAIR, PairError, add_pair_option, choose, has_pairs_file, heading, one
 from cli.tables import duration, render_fields, render_table, text, truncate, utc
 from resources.duckdb_file import DuckDBFile, WarehouseBusyError, set_variables
-from resources.settings import SettingsError, load_settings
+from resources.pairs import load_pairs
+from resources.settings import Settings, SettingsError
 
 DEFAULT_WAIT_SECONDS = 60.0
 DEFAULT_RUNS = 10
@@ -64,16 +67,21 @@ def _seconds(raw: str) -> float:
     return value
 
 
+def pair_settings(name: str | None, command: str, why: str = FILE_PER_PAIR) -> Settings:
+    """The settings of the pair ``--pair`` names (or of the only pair), or a :class:`CommandError`."""
+    try:
+        return one(load_pairs(os.environ), name, command, why)
+    except (SettingsError, PairError) as error:
+        raise CommandError(str(error), 2) from error
+
+
 @contextmanager
 def open_warehouse(
-    wait_seconds: float, *, write: bool = False
+    wait_seconds: float, *, write: bool = False, settings: Settings | None = None
 ) -> Iterator[tuple[Path, duckdb.DuckDBPyConnection]]:
-    """The settings' DuckDB file and a connection to it (read-only unless ``write``), or a
-    :class:`CommandError`."""
-    try:
-        path = load_settings(os.environ).duckdb_path
-    except SettingsError as error:
-        raise CommandError(str(error), 2) from error
+    """The DuckDB file of ``settings`` (default: the only pair's) and a connection to it (read-only
+    unless ``write``), or a :class:`CommandError`."""
+    path = (settings or pair_settings(None, "status")).duckdb_path
     if not path.is_file():
         raise CommandError(f"no DuckDB file at {path} yet; run `tempo-sync run` first", 2)
     file = DuckDBFile(str(path), lock_wait_seconds=wait_seconds)
@@ -100,10 +108,28 @@ def open_warehouse(
             ) from error
 
 
-def run_on_warehouse(wait_seconds: float, show: Show, *, write: bool = False) -> int:
-    """Call ``show`` with the open file; report a :class:`CommandError` as ``tempo-sync: ...``."""
+def run_on_warehouse(
+    wait_seconds: float,
+    show: Show,
+    *,
+    write: bool = False,
+    pair: str | None = None,
+    command: str = "status",
+    why: str = FILE_PER_PAIR,
+) -> int:
+    """Call ``show`` with the open file of the pair ``--pair`` names (``pair``; needed among several
+    pairs, for the reason ``why``); report a :class:`CommandError` as ``tempo-sync: ...``."""
     try:
-        with open_warehouse(wait_seconds, write=write) as (path, connection):
+        settings = pair_settings(pair, command, why)
+    except CommandError as error:
+        print(f"tempo-sync: {error}", file=sys.stderr)
+        return error.status
+    return _on_file(settings, wait_seconds, show, write=write)
+
+
+def _on_file(settings: Settings, wait_seconds: float, show: Show, *, write: bool = False) -> int:
+    try:
+        with open_warehouse(wait_seconds, write=write, settings=settings) as (path, connection):
             return show(path, connection)
     except CommandError as error:
         print(f"tempo-sync: {error}", file=sys.stderr)
@@ -120,16 +146,50 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the status as one JSON document")
     add_wait_option(parser)
+    add_pair_option(parser, many=True)
     parser.set_defaults(handler=status_command)
 
 
 def status_command(args: argparse.Namespace) -> int:
-    def show(path: Path, connection: duckdb.DuckDBPyConnection) -> int:
-        status = read_status(connection, path, max(args.runs, 0))
-        print(json.dumps(status, indent=2, default=_json_value) if args.json else render_status(status))
-        return 0
+    try:
+        pairs = choose(load_pairs(os.environ), args.pair or [])
+    except (SettingsError, PairError) as error:
+        print(f"tempo-sync: {error}", file=sys.stderr)
+        return 2
+    if not has_pairs_file(os.environ) or (args.pair and len(pairs) == 1):
+        # One pair asked for (or the only pair of the environment variables): today's output.
+        def show(path: Path, connection: duckdb.DuckDBPyConnection) -> int:
+            status = read_status(connection, path, max(args.runs, 0))
+            print(json.dumps(status, indent=2, default=_json_value) if args.json else render_status(status))
+            return 0
 
-    return run_on_warehouse(args.wait, show)
+        return _on_file(pairs[0], args.wait, show)
+    return _every_pair(pairs, args)
+
+
+def _every_pair(pairs: list[Settings], args: argparse.Namespace) -> int:
+    """Each pair's status under its heading, or (``--json``) a list of one document per pair, each
+    naming its pair; a pair whose file cannot be read says why (an ``error`` in JSON) and the
+    others are still shown. The exit status is the worst of them."""
+    documents: list[dict[str, Any]] = []
+    worst = 0
+    for index, settings in enumerate(pairs):
+        if not args.json:
+            print(("\n" if index else "") + heading(settings), flush=True)
+        try:
+            with open_warehouse(args.wait, settings=settings) as (path, connection):
+                status = read_status(connection, path, max(args.runs, 0))
+        except CommandError as error:
+            print(f"tempo-sync: pair {settings.name!r}: {error}", file=sys.stderr, flush=True)
+            documents.append({"pair": settings.name, "error": str(error)})
+            worst = max(worst, error.status)
+            continue
+        documents.append({"pair": settings.name, **status})
+        if not args.json:
+            print(render_status(status))
+    if args.json:
+        print(json.dumps(documents, indent=2, default=_json_value))
+    return worst
 
 
 def read_status(connection: duckdb.DuckDBPyConnection, path: Path, runs: int) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any
 
 import duckdb
 
+from cli.pairs import WORKLOG_PER_SITE, add_pair_option
 from cli.status import add_wait_option, partitions, run_on_warehouse
 from cli.tables import NONE, render_fields, render_table, text, truncate, utc
 from replication import canonical
@@ -151,6 +152,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="print emails in full (default: masked, like a***@example.com)",
     )
     add_wait_option(parser)
+    add_pair_option(parser, many=False)
     parser.set_defaults(handler=trace_command)
 
 
@@ -167,7 +169,7 @@ def trace_command(args: argparse.Namespace) -> int:
         print(render_trace(connection, args.id, matches, show_emails=args.show_emails))
         return 0
 
-    return run_on_warehouse(args.wait, show)
+    return run_on_warehouse(args.wait, show, pair=args.pair, command="trace", why=WORKLOG_PER_SITE)
 
 
 def find(connection: duckdb.DuckDBPyConnection, worklog_id: int) -> dict[int, list[str]]:
