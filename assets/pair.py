@@ -35,6 +35,11 @@ ROLES = ("source_tempo", "source_jira", "destination_tempo", "destination_jira",
 warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
 
 
+def named_for(pair: str, base: str) -> str:
+    """A job's, sensor's or resource's name for the pair: prefixed, but for the default pair's."""
+    return base if pair == DEFAULT_PAIR else f"{pair}_{base}"
+
+
 @dataclass(frozen=True)
 class SyncResources:
     """A pair's resources, as one step sees them."""
@@ -61,7 +66,7 @@ class Pair:
 
     def named(self, base: str) -> str:
         """A job's, sensor's or resource's name for this pair."""
-        return f"{self.name}_{base}" if self.prefixed else base
+        return named_for(self.name, base)
 
     def key(self, asset: str) -> dg.AssetKey:
         return dg.AssetKey([self.name, asset] if self.prefixed else [asset])

@@ -14,9 +14,7 @@ from typing import Any
 
 import dagster as dg
 
-# The pair of the single-pair environment variables; its commands and Dagster names carry no
-# pair name (as the pair factory names them).
-DEFAULT_PAIR = "default"
+from resources.settings import DEFAULT_PAIR
 
 RUN_FAILED = "run_failed"
 CHECK_FAILED = "check_failed"

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 import httpx
 
-from pipelines.alert_messages import DEFAULT_PAIR, Alert, failure_alert, read_run, safe, success_alerts
+from assets.pair import named_for
+from pipelines.alert_messages import Alert, failure_alert, read_run, safe, success_alerts
 from resources.policy import Alerts, SyncPolicy
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ def alert_sensors(
     outbox = Outbox(pair, settings, clock)
 
     @dg.run_failure_sensor(
-        name=_named(pair, "alerts_on_failure"),
+        name=named_for(pair, "alerts_on_failure"),
         monitored_jobs=[job],
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Sends a message to the [alerts] webhook when a run of {job.name} fails: a failed"
@@ -70,7 +71,7 @@ def alert_sensors(
 
     @dg.run_status_sensor(
         run_status=dg.DagsterRunStatus.SUCCESS,
-        name=_named(pair, "alerts_on_success"),
+        name=named_for(pair, "alerts_on_success"),
         monitored_jobs=[job],
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Sends a message to the [alerts] webhook when a successful run of {job.name} left"
@@ -82,10 +83,6 @@ def alert_sensors(
             outbox.send(context, alert)
 
     return [on_failure, on_success]
-
-
-def _named(pair: str, base: str) -> str:
-    return base if pair == DEFAULT_PAIR else f"{pair}_{base}"
 
 
 @dataclass

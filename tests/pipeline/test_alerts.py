@@ -81,7 +81,19 @@ class Sensors:
         (job,) = [job for job in code_location.jobs or [] if job.name == "sync_worklogs"]
         policy = SyncPolicy.from_file(Path(harness.environ["TEMPO_SYNC_CONFIG"]), source_site="source")
         self.sensors = alert_sensors(pair, job, policy, clock=clock)
-        self.definitions = dg.Definitions.merge(code_location, dg.Definitions(sensors=self.sensors))
+        # The code location wires the same sensors; they are swapped for these, whose clock the test moves.
+        names = {sensor.name for sensor in self.sensors}
+        assert names <= {sensor.name for sensor in code_location.sensors or []}
+        self.definitions = dg.Definitions(
+            assets=code_location.assets,
+            asset_checks=code_location.asset_checks,
+            jobs=code_location.jobs,
+            schedules=code_location.schedules,
+            sensors=[*(s for s in code_location.sensors or [] if s.name not in names), *self.sensors],
+            resources=code_location.resources,
+            executor=code_location.executor,
+            loggers=code_location.loggers,
+        )
         dg.Definitions.validate_loadable(self.definitions)
         self.instance = harness.instance
         self.logged: list[str] = []
