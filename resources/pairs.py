@@ -33,6 +33,10 @@ from resources.settings import (
 # Pair names become Dagster names (asset key prefixes, groups, jobs, pools), which allow only these.
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A variable's name is shown in a message only in the usual form; a lowercase or long value written
+# where the name belongs is more likely a pasted token.
+_SHOWN_NAME = re.compile(r"^[A-Z_][A-Z0-9_-]{0,63}$")
+_HINT = "ACME_TEMPO_TOKEN"
 _SITES = {"source": "source", "dest": "destination"}
 # `duckdb` has no default: a pair's ledger is its file, so a file derived from the name would make
 # a renamed pair forget what it synced and send everything again.
@@ -57,16 +61,16 @@ def load_pairs(environ: Mapping[str, str]) -> list[Settings]:
             " live; unset TEMPO_SYNC_MODE (or set it to 'live'), or unset TEMPO_SYNC_PAIRS to run the sandbox"
         )
     document = _read(path, problems)
-    tables = document.get("pairs")
-    if document and (not isinstance(tables, list) or not tables):
+    tables = (document or {}).get("pairs")
+    if document is not None and not (
+        isinstance(tables, list) and tables and all(isinstance(table, dict) for table in tables)
+    ):
         problems.append(f"{path} declares no pair; add one or more [[pairs]] tables (see {_EXAMPLE})")
         tables = []
-    for key in sorted(set(document) - {"pairs"}):
+    for key in sorted(set(document or {}) - {"pairs"}):
         problems.append(f"{path}: unknown top-level key {key!r}; only [[pairs]] tables belong here")
     pairs = [
-        _pair(table, number, path.parent, environ, problems)
-        for number, table in enumerate(tables or [], start=1)
-        if isinstance(table, dict)
+        _pair(table, number, path.parent, environ, problems) for number, table in enumerate(tables, start=1)
     ]
     _check_together(pairs, problems)
     if problems:
@@ -74,18 +78,19 @@ def load_pairs(environ: Mapping[str, str]) -> list[Settings]:
     return pairs
 
 
-def _read(path: Path, problems: list[str]) -> dict[str, Any]:
+def _read(path: Path, problems: list[str]) -> dict[str, Any] | None:
+    """The file's TOML; None (with the problem named) when it cannot be read."""
     if not path.is_file():
         problems.append(
             f"TEMPO_SYNC_PAIRS names {path}, which is not a file; fix the path (start from {_EXAMPLE}) or"
             " unset it to sync the one pair of the SOURCE_* and DEST_* variables"
         )
-        return {}
+        return None
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         problems.append(f"{path} is not valid TOML ({error}); fix the syntax")
-        return {}
+        return None
 
 
 def _pair(
@@ -151,10 +156,16 @@ def _site(values: Mapping[str, str], prefix: str, environ: Mapping[str, str], pr
         key = f"{prefix}_{service}_token_env"
         variable = values.get(key, "")
         optional = site == "destination" and service == "tempo"  # none: the Jira worklog fallback
+        # Shown only in a name's usual form: a value written where the name belongs may be the token.
+        shown = repr(variable) if _SHOWN_NAME.match(variable) else "(not shown: it may be a token)"
         if variable and not _ENV_NAME.match(variable):
-            problem(f"{key} is {variable!r}, not an environment variable's name; name the variable")
+            problem(f"{key} is {shown}, not an environment variable's name; name the variable, e.g. {_HINT}")
         elif variable and not environ.get(variable, "").strip() and not optional:
-            problem(f"{key} names {variable}, which is not set; export the token as {variable}")
+            problem(
+                f"{key} names {variable}, which is not set; export the token as {variable}"
+                if _SHOWN_NAME.match(variable)
+                else f"{key} names a variable that is not set {shown}; name the variable, e.g. {_HINT}"
+            )
         tokens[service] = environ.get(variable, "").strip() if variable else ""
     return SiteSettings(urls[0], email, tokens["jira"], urls[1], tokens["tempo"])
 

@@ -267,10 +267,6 @@ def test_no_token_value_shows_in_any_message_or_repr(tmp_path: Path) -> None:
     assert "secret" not in str(raised.value) + repr(raised.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="resources/pairs.py echoes a *_token_env value it refuses: a pasted token shows in the error",
-)
 @pytest.mark.parametrize(
     "pasted",
     ["ATATT3xFfGF0Qz9Qz9Qz9-atlassian=A1B2C3D4", "kq3V9sP0LmX7rT2wYb8NcD4eTempoLike"],
@@ -283,7 +279,6 @@ def test_a_token_pasted_where_its_variables_name_belongs_is_not_echoed(tmp_path:
     assert pasted not in "\n".join(problems)
 
 
-@pytest.mark.xfail(strict=True, reason="resources/pairs.py loads an empty pairs file as no pair at all")
 @pytest.mark.parametrize("text", ["", "# every pair commented out\n", 'pairs = ["one"]\n'],
                          ids=["empty", "comments-only", "not-tables"])  # fmt: skip
 def test_a_pairs_file_without_a_pair_table_is_refused(tmp_path: Path, text: str) -> None:
