@@ -70,7 +70,8 @@ def load_pairs(environ: Mapping[str, str]) -> list[Settings]:
     for key in sorted(set(document or {}) - {"pairs"}):
         problems.append(f"{path}: unknown top-level key {key!r}; only [[pairs]] tables belong here")
     pairs = [
-        _pair(table, number, path.parent, environ, problems) for number, table in enumerate(tables, start=1)
+        _pair(table, number, path.parent, environ, problems)
+        for number, table in enumerate(tables or [], start=1)
     ]
     _check_together(pairs, problems)
     if problems:
