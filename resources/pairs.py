@@ -44,6 +44,8 @@ _REQUIRED = {"name", "source_jira_url", "source_jira_email", "dest_jira_url", "d
              "source_jira_token_env", "source_tempo_token_env", "dest_jira_token_env"}  # fmt: skip
 _OPTIONAL = {"source_tempo_url", "dest_tempo_url", "dest_tempo_token_env", "start_date", "config"}
 _EXAMPLE = "pairs.example.toml"
+# The single pair's variables a pairs file replaces (tokens may keep their names: *_token_env names them).
+_SINGLE_PAIR = {"TEMPO_SYNC_DUCKDB", "TEMPO_SYNC_CONFIG", "TEMPO_SYNC_START_DATE"}
 
 
 def load_pairs(environ: Mapping[str, str]) -> list[Settings]:
@@ -59,6 +61,17 @@ def load_pairs(environ: Mapping[str, str]) -> list[Settings]:
         problems.append(
             f"TEMPO_SYNC_MODE is {mode!r} while TEMPO_SYNC_PAIRS names a pairs file, whose sites are always"
             " live; unset TEMPO_SYNC_MODE (or set it to 'live'), or unset TEMPO_SYNC_PAIRS to run the sandbox"
+        )
+    stray = sorted(
+        name
+        for name, value in environ.items()
+        if value.strip()
+        and (name in _SINGLE_PAIR or (name.startswith(("SOURCE_", "DEST_")) and not name.endswith("_TOKEN")))
+    )
+    if stray:
+        problems.append(
+            f"{', '.join(stray)} set while TEMPO_SYNC_PAIRS names a pairs file, which says this per pair and"
+            " would silently win; unset them (or unset TEMPO_SYNC_PAIRS to sync the one pair they describe)"
         )
     document = _read(path, problems)
     tables = (document or {}).get("pairs")
@@ -108,6 +121,8 @@ def _pair(
         problem(f"unknown key {key!r}{hint}")
     for key in sorted(_REQUIRED - set(table)):
         problem(f"{key} is missing")
+    if isinstance(table.get("start_date"), date):  # written unquoted, as a TOML date
+        table = {**table, "start_date": table["start_date"].isoformat()}
     for key, value in table.items():
         if not isinstance(value, str):
             problem(f"{key} must be a string, not {type(value).__name__}")
@@ -145,6 +160,9 @@ def _site(values: Mapping[str, str], prefix: str, environ: Mapping[str, str], pr
         (f"{prefix}_jira_url", "", "https://your-site.atlassian.net"),
         (f"{prefix}_tempo_url", DEFAULT_TEMPO_URL, DEFAULT_TEMPO_URL),
     ):
+        if not (values.get(key) or default):
+            urls.append("")  # named once, as a missing key
+            continue
         found: list[str] = []
         urls.append(check_url(key, values.get(key) or default, found, example=example))
         for text in found:
@@ -206,10 +224,11 @@ def _check_together(pairs: list[Settings], problems: list[str]) -> None:
         problems.append(
             f"a pair is named {DEFAULT_PAIR!r}, the name of the pair without a pairs file; rename it"
         )
-    files = Counter(pair.duckdb_path.resolve() for pair in pairs)
+    # A pair without its file (or with a directory) is named on its own.
+    files = Counter(pair.duckdb_path.resolve() for pair in pairs if not pair.duckdb_path.is_dir())
     for path, count in sorted(files.items()):
         if count > 1:
-            sharing = ", ".join(repr(pair.name) for pair in pairs if pair.duckdb_path.resolve() == path)
+            sharing = ", ".join(repr(p.name) for p in pairs if p.duckdb_path.resolve() == path)
             problems.append(f"pairs {sharing} share the DuckDB file {path}; give each pair its own file")
     directions = Counter(_direction(pair) for pair in pairs if pair.source.jira_url)
     for (source, destination), count in sorted(directions.items()):
