@@ -40,11 +40,14 @@ select
 from days d order by d.day
 """
 
-# Copies tempo-sync made on the source site are shown beside the parked rows, by their reason
-# (tempo_sync_copy), so that every extracted worklog is accounted for.
 _PARKED = """
 select work_date, park_reason, count(*) from replica.worklogs
-where status in ('parked', 'copy') and work_date between $date_from and $date_to group by all
+where status = 'parked' and work_date between $date_from and $date_to group by all
+"""
+# Worklogs tempo-sync itself made on the source site (the other direction's copies): never sent.
+_COPIES = """
+select work_date, count(*) from replica.worklogs
+where status = 'copy' and work_date between $date_from and $date_to group by all
 """
 
 
@@ -64,6 +67,7 @@ class DayReport:
     pending: int
     unconfirmed: int
     parked: dict[str, int] = field(default_factory=dict)
+    copies: int = 0  # the other direction's copies on the source (docs/pairs.md), never sent
     # The load step's outcomes of the day, by name; None when the load counted nothing (it did not
     # run, or died before it counted), so that what it did, or would do, is unknown.
     load: dict[str, int] | None = None
@@ -89,6 +93,7 @@ class DayReport:
             "quarantined": self.quarantined,
             "pending": self.pending,
             "unconfirmed": self.unconfirmed,
+            "copies": self.copies,
             **done,
         }
 
@@ -104,6 +109,8 @@ def day_reports(connection: duckdb.DuckDBPyConnection, run_id: str, scope: Scope
     reports = {row[0]: DayReport(*row) for row in connection.execute(_PER_DAY, params).fetchall()}
     for day, reason, count in connection.execute(_PARKED, scope.params).fetchall():
         reports[day].parked[reason] = count
+    for day, count in connection.execute(_COPIES, scope.params).fetchall():
+        reports[day].copies = count
     load = _step_counts(connection, run_id, "$.load")
     if load:
         by_day = load.get("by_day", {})
@@ -134,13 +141,15 @@ _LEDGER_COLUMNS = (("extracted", "extracted"), ("created", "created"), ("already
                    ("rejected", "rejected"), ("quarantined", "quarantined"), ("pending", "pending"),
                    ("unconfirmed", "unconfirmed"))  # fmt: skip
 _PROPAGATION_COLUMNS = (("updated", "updated"), ("deleted", "deleted"), ("conflicts", "conflicts"))
+# Only a pair whose source site another pair writes to meets copies (docs/pairs.md).
+_COPY_COLUMNS = (("copies", "copies"),)
 # (The mass-deletion guard's check stops a run before the load, naming what it held back; the
 # load's own deletes_blocked is its second line of defence, in the JSON only.)
 _PLAN_COLUMNS = (("extracted", "extracted"), ("already synced", "already_synced"),
                  ("would create", "would_create"), ("would update", "would_update"),
                  ("would move", "would_move"), ("would delete", "would_delete"))  # fmt: skip
 # What ``--json`` carries of every run; a dry run adds PLANNED.
-_JSON_NAMES = tuple(name for _, name in _LEDGER_COLUMNS + _PROPAGATION_COLUMNS)
+_JSON_NAMES = tuple(name for _, name in _LEDGER_COLUMNS + _COPY_COLUMNS + _PROPAGATION_COLUMNS)
 
 
 def _summed(reports: list[DayReport], names: tuple[str, ...]) -> tuple[dict[str, int | None], dict[str, int]]:
@@ -177,9 +186,11 @@ def render(reports: list[DayReport], *, propagation: bool, dry_run: bool) -> str
     """A plain-text table: one line per work date and a total; parked reasons trail each line.
 
     A run's table has the updated, deleted and conflicts columns only when ``propagation`` is on,
-    so that with it off the table is what it always was; a dry run's shows the plan."""
+    and the copies column only when the run met copies, so that without either the table is what
+    it always was; a dry run's shows the plan."""
     propagated = _PROPAGATION_COLUMNS if propagation else ()
-    columns = _PLAN_COLUMNS if dry_run else _LEDGER_COLUMNS + propagated
+    copies = _COPY_COLUMNS if any(report.copies for report in reports) else ()
+    columns = _PLAN_COLUMNS + copies if dry_run else _LEDGER_COLUMNS + copies + propagated
     names = tuple(name for _, name in columns)
     header = ("work date", *(title for title, _ in columns), "parked", "parked by reason")
 

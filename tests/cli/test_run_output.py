@@ -51,6 +51,7 @@ def _day_counts(harness: SyncHarness, run_id: str) -> dict[str, Any]:
         "quarantined": harness.scalar("select count(*) from raw.quarantine where work_date = ?", [DAY]),
         "pending": links.get("pending", 0),
         "unconfirmed": links.get("unconfirmed", 0),
+        "copies": 0,  # no other pair writes to this source
         # Edits and deletions are not propagated here ([propagate] is off): none, but always there.
         "updated": 0,
         "deleted": 0,
