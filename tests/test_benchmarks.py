@@ -124,3 +124,39 @@ def test_propagation_reports_the_calls_each_kind_of_change_costs() -> None:
     assert per_change["edit"] == per_change["move"] == 2.0
     assert per_change["re-home"] > 2.0
     assert 3.0 <= per_change["delete"] <= 4.0
+
+
+# The table pairs.py prints: one row per pair count.
+_PAIRS_COLUMNS = ("pairs", "wall", "wall_ratio", "span", "span_ratio", "mean_run", "runs", "at_once",
+                  "peak", "run_peaks", "largest_run", "copies", "duplicates")  # fmt: skip
+
+
+@pytest.mark.full
+@pytest.mark.timeout(600)
+def test_pairs_syncs_every_pair_once_through_the_daemon_with_one_run_per_pair() -> None:
+    # Its own call, with more time than _run's: a daemon, its first ticks and the runs of four pairs
+    # on a loaded 2-core machine take about two minutes.
+    command = [sys.executable, str(REPO / "benchmarks" / "pairs.py"), "--quick"]
+    finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=540, check=False)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    out = finished.stdout
+    cells = r"\s+".join([r"(\d+)", *[r"([\d.]+)"] * 5, *[r"(\d+)"] * 7])
+    rows = [
+        dict(zip(_PAIRS_COLUMNS, map(float, found), strict=True))
+        for found in re.findall(rf"^\s*{cells}$", out, re.MULTILINE)
+    ]
+    assert [row["pairs"] for row in rows] == [1, 3], out
+    for row in rows:
+        assert row["wall"] > row["span"] > 0  # the daemon's start and its first ticks come before the runs
+        assert row["runs"] >= row["pairs"]  # each pair's sensor launched its run
+        assert 1 <= row["at_once"] <= row["pairs"]  # never two runs of one pair at once
+        assert row["peak"] > 0
+        assert row["run_peaks"] >= row["largest_run"] > 0
+        assert row["copies"] == 10 * row["pairs"]  # --quick logs 10 worklogs per pair
+        assert row["duplicates"] == 0
+    # The ratios are to the first row's times, measured in the same run.
+    base, three = rows
+    assert three["wall_ratio"] == pytest.approx(three["wall"] / base["wall"], abs=0.01)
+    assert three["span_ratio"] == pytest.approx(three["span"] / base["span"], abs=0.01)
+    assert "meets: every worklog copied exactly once, every run succeeded" in out
+    assert "warning:" not in out
