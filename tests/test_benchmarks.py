@@ -147,13 +147,14 @@ def test_pairs_syncs_every_pair_once_through_the_daemon_with_one_run_per_pair() 
     ]
     assert [row["pairs"] for row in rows] == [1, 3], out
     for row in rows:
-        assert row["wall"] > row["span"] > 0  # the daemon's start and its first ticks come before the runs
-        assert row["runs"] >= row["pairs"]  # each pair's sensor launched its run
-        assert 1 <= row["at_once"] <= row["pairs"]  # never two runs of one pair at once
-        assert row["peak"] > 0
-        assert row["run_peaks"] >= row["largest_run"] > 0
-        assert row["copies"] == 10 * row["pairs"]  # --quick logs 10 worklogs per pair
-        assert row["duplicates"] == 0
+        # The daemon's start and its first ticks come before the runs.
+        assert row["wall"] > row["span"] > 0, out
+        assert row["runs"] >= row["pairs"], out  # each pair's sensor launched its run
+        assert 1 <= row["at_once"] <= row["pairs"], out  # never two runs of one pair at once
+        assert row["peak"] > 0, out
+        assert row["run_peaks"] >= row["largest_run"] > 0, out
+        assert row["copies"] == 10 * row["pairs"], out  # --quick logs 10 worklogs per pair
+        assert row["duplicates"] == 0, out
     # The ratios are to the first row's times, measured in the same run.
     base, three = rows
     assert three["wall_ratio"] == pytest.approx(three["wall"] / base["wall"], abs=0.01)
