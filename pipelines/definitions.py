@@ -24,15 +24,14 @@ from pipelines.schedules import daily_sync
 from pipelines.sensors import late_worklogs
 from pipelines.wiring import build_resources
 from resources.pairs import load_pairs
-from resources.policy import Schedule, SyncPolicy
+from resources.policy import PolicyError, Schedule, SyncPolicy
 from resources.settings import Mode, Settings
 
 
 def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
     """Everything Dagster shows, for every pair the settings name (or for the sandbox)."""
     pairs = load_pairs(environ)
-    for settings in pairs:
-        SyncPolicy.from_file(settings.config_path, source_site="")  # a bad file stops us before the sandbox
+    _check_policies(pairs)  # a bad file stops us before the sandbox starts
     return dg.Definitions.merge(
         *(pair_definitions(settings, copies_from=copies_into(settings, pairs)) for settings in pairs),
         dg.Definitions(
@@ -42,6 +41,18 @@ def build_definitions(environ: Mapping[str, str]) -> dg.Definitions:
             loggers={"console": dg.colored_console_logger, "progress": progress_bar},
         ),
     )
+
+
+def _check_policies(pairs: list[Settings]) -> None:
+    """Every pair's policy file read; the problems of all of them named at once."""
+    problems = []
+    for settings in pairs:
+        try:
+            SyncPolicy.from_file(settings.config_path, source_site="")
+        except PolicyError as error:
+            problems.append(f"pair {settings.name!r}: {error}" if len(pairs) > 1 else str(error))
+    if problems:
+        raise PolicyError("\n".join(problems))
 
 
 def copies_into(pair: Settings, pairs: list[Settings]) -> dict[str, str]:

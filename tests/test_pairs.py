@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.definitions import build_definitions
 from resources.pairs import load_pairs
+from resources.policy import PolicyError
 from resources.settings import DEFAULT_TEMPO_URL, DEFAULT_TOKEN_ENVS, Mode, Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -308,3 +310,17 @@ def test_pairs_without_their_duckdb_are_named_once_each_not_as_sharing_a_file(tm
     path = _write(tmp_path / "pairs.toml", _pair("one", duckdb=None), _pair("two", source="c", duckdb=None))
     problems = _problems(path, **_tokens("a", "b", "c"))
     assert problems == ["pair 'one': duckdb is missing", "pair 'two': duckdb is missing"]
+
+
+def test_the_policy_files_of_every_pair_are_checked_at_once(tmp_path: Path) -> None:
+    (tmp_path / "one.toml").write_text("[issues]\nstrategy = 'guess'\n", encoding="utf-8")
+    (tmp_path / "two.toml").write_text("[http]\nmax_retries = -1\n", encoding="utf-8")
+    path = _write(tmp_path / "pairs.toml", _pair("one", config="one.toml"),
+                  _pair("two", source="c", config="two.toml"))  # fmt: skip
+    with pytest.raises(PolicyError) as raised:
+        build_definitions({"TEMPO_SYNC_PAIRS": str(path), **_tokens("a", "b", "c")})
+    lines = str(raised.value).splitlines()
+    assert lines[0] == f"pair 'one': the policy file {tmp_path / 'one.toml'} is invalid:"
+    assert any(
+        line.startswith(f"pair 'two': the policy file {tmp_path / 'two.toml'} is invalid:") for line in lines
+    )
