@@ -14,10 +14,12 @@ from replication.canonical import adf_text
 LINK_PROPERTY = "tempo-sync.source"
 # A worklog whose text ends like this is a copy tempo-sync made, which no pair copies again: the
 # worker note of a copy on a Jira destination (worker_note below), or the note of a worklog logged
-# for an unmatched author (replication/transform.py). Tempo shows either as the description.
+# for an unmatched author (replication/transform.py). Tempo shows either as the description; the
+# mark is not anchored to a line's start, since how Tempo joins a comment's paragraphs is not
+# documented.
 COPY_MARK = (
-    r"(^|\n)(Work by .+, logged in Tempo on \S+ \(Tempo worklog [0-9]+\)\."
-    r"|.*\(logged for them by tempo-sync\)\.)\s*$"
+    r"(Work by .+, logged in Tempo on \S+ \(Tempo worklog [0-9]+\)"
+    r"|\(logged for them by tempo-sync\))\.\s*$"
 )
 
 

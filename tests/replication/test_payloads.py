@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
+import pytest
+
 from replication.payloads import (
+    COPY_MARK,
     LINK_PROPERTY,
     jira_payload,
     jira_started,
     matches_jira,
     tempo_payload,
+    worker_note,
 )
 
 ROW = {
@@ -88,3 +93,16 @@ def test_a_jira_worklog_whose_properties_the_service_dropped_is_still_known_by_i
     texts = [node for paragraph in body["comment"]["content"] for node in paragraph["content"]]
     rebuilt = {"comment": {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": texts}]}}
     assert matches_jira(ROW, rebuilt, source_site="client.atlassian.net")
+
+
+@pytest.mark.parametrize("joined", ["\n", "\n\n", " "], ids=["lines", "paragraphs", "spaces"])
+def test_a_copys_worker_note_is_its_mark_however_tempo_joins_the_comment(joined: str) -> None:
+    # How Tempo turns a Jira comment's paragraphs into a description is not documented.
+    text = f"{ROW['description']}{joined}{worker_note(ROW, source_site='client.atlassian.net')}  "
+    assert re.search(COPY_MARK, text)
+    assert re.search(COPY_MARK, "Pairing\n\nWork by Bo Ek (logged for them by tempo-sync).")
+
+
+def test_a_worklog_that_only_mentions_tempo_sync_is_not_a_copy() -> None:
+    assert not re.search(COPY_MARK, "Work by Ana on the tempo-sync rollout")
+    assert not re.search(COPY_MARK, "logged in Tempo on client.atlassian.net (Tempo worklog 7). Then more")
