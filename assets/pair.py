@@ -14,9 +14,10 @@ from typing import Any
 
 import dagster as dg
 
+from assets.partitions import work_days
 from resources.jira import JiraClient
 from resources.policy import Schedule, SyncPolicy
-from resources.settings import DEFAULT_PAIR
+from resources.settings import DEFAULT_PAIR, Settings
 from resources.tempo import TempoClient
 from resources.warehouse import Warehouse
 
@@ -59,6 +60,13 @@ class Pair:
     name: str
     partitions: dg.DailyPartitionsDefinition
     schedule: Schedule
+
+    @classmethod
+    def of(cls, settings: Settings) -> Pair:
+        """The pair the settings describe: its daily partitions from its start date, in the time zone
+        and at the hour of its policy file's ``[schedule]``."""
+        schedule = Schedule.from_file(settings.config_path)
+        return cls(settings.name, work_days(settings.start_date, schedule), schedule)
 
     @property
     def prefixed(self) -> bool:

@@ -32,7 +32,7 @@ from pipelines import sandbox_mode
 from replication.scope import Scope
 from resources.duckdb_file import WarehouseBusyError, existing_tables
 from resources.pairs import load_pairs
-from resources.policy import PolicyError, Schedule, SyncPolicy
+from resources.policy import PolicyError, SyncPolicy
 from resources.settings import Mode, Settings, SettingsError
 from resources.warehouse import Warehouse
 
@@ -129,19 +129,17 @@ def _jobs(pairs: list[Settings], scope: Scope, *, headed: bool) -> list[tuple[Se
     """Each pair with its Dagster names, or ``None`` when the range is outside a pair's work dates
     (each such pair named). Every pair is checked before any runs: a wrong date stops them all."""
     from assets.pair import Pair  # noqa: PLC0415 - Dagster loads only for this command
-    from assets.partitions import work_days  # noqa: PLC0415
 
     jobs: list[tuple[Settings, Pair]] = []
     refused = False
     for settings in pairs:
-        schedule = Schedule.from_file(settings.config_path)
-        days = work_days(settings.start_date, schedule)
-        first = date.fromisoformat(days.get_first_partition_key() or "")
-        last = date.fromisoformat(days.get_last_partition_key() or "")
+        pair = Pair.of(settings)
+        first = date.fromisoformat(pair.partitions.get_first_partition_key() or "")
+        last = date.fromisoformat(pair.partitions.get_last_partition_key() or "")
         if not first <= scope.date_from <= scope.date_to <= last:
             print(_out_of_range(settings, scope, first, last, headed=headed), file=sys.stderr)
             refused = True
-        jobs.append((settings, Pair(settings.name, days, schedule)))
+        jobs.append((settings, pair))
     return None if refused else jobs
 
 

@@ -13,7 +13,6 @@ from assets.checks import sync_checks
 from assets.extract import extract_assets
 from assets.load import load_assets
 from assets.pair import Pair
-from assets.partitions import work_days
 from assets.transform import transform_assets
 from pipelines import sandbox_mode
 from pipelines.alerts import alert_sensors
@@ -24,7 +23,7 @@ from pipelines.schedules import daily_sync
 from pipelines.sensors import late_worklogs
 from pipelines.wiring import build_resources
 from resources.pairs import load_pairs
-from resources.policy import PolicyError, Schedule, SyncPolicy
+from resources.policy import PolicyError, SyncPolicy
 from resources.settings import Mode, Settings
 
 
@@ -72,8 +71,7 @@ def pair_definitions(settings: Settings, *, copies_from: dict[str, str] | None =
     policy = SyncPolicy.from_file(
         settings.config_path, source_site=settings.source.host, copies_from=copies_from
     )
-    schedule = Schedule.from_file(settings.config_path)
-    pair = Pair(settings.name, work_days(settings.start_date, schedule), schedule)
+    pair = Pair.of(settings)
     assets = [*extract_assets(pair), *transform_assets(pair), *load_assets(pair)]
     job = sync_job(pair, assets)
     return dg.Definitions(
